@@ -1,0 +1,32 @@
+# Targets for developers and CI. .ci/run runs `make test`.
+GO ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@latest
+
+.PHONY: test test-short lint fuzz bench-data bench build
+
+# All tests, including integration tests against real redis-server processes.
+test:
+	bash scripts/ensure-redis.sh
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Unit tests only: integration tests skip under -short.
+test-short:
+	$(GO) test -short ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# FUZZTIME=30s make fuzz
+fuzz:
+	$(GO) test -run '^$$' -fuzz=FuzzReader -fuzztime=$${FUZZTIME:-10m} ./rdb
+
+bench-data:
+	$(GO) run ./internal/cmd/genbench
+
+bench:
+	RDBKIT_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/rdbkit ./cmd/rdbkit
