@@ -1,0 +1,183 @@
+package rdb
+
+import "encoding/binary"
+
+// blobKind tells the format of a blob: a compact encoding that a value's
+// elements are packed into, stored as one RDB string.
+type blobKind uint8
+
+const (
+	blobListpack blobKind = iota
+	blobZiplist
+	blobIntset
+	blobZipmap
+)
+
+func (k blobKind) String() string {
+	return [...]string{"listpack", "ziplist", "intset", "zipmap"}[k]
+}
+
+// blob iterates over the entries of a listpack, ziplist, intset or zipmap
+// held in memory. An entry is a string or an integer.
+type blob struct {
+	kind  blobKind
+	b     []byte
+	pos   int
+	left  int // entries left, -1 if the header does not say
+	width int // intset element size
+	count int // entries announced by the header, -1 if unknown
+}
+
+// init checks the blob's header and positions it at the first entry.
+func (bl *blob) init(kind blobKind, b []byte) error {
+	*bl = blob{kind: kind, b: b, left: -1, count: -1}
+	switch kind {
+	case blobListpack:
+		return bl.initListpack()
+	case blobZiplist:
+		return bl.initZiplist()
+	case blobIntset:
+		return bl.initIntset()
+	}
+	return bl.initZipmap()
+}
+
+// next returns the next entry: s for a string, or v with isInt set. At the
+// end it returns done. s is a view of the blob.
+func (bl *blob) next() (s []byte, v int64, isInt, done bool, err error) {
+	if bl.left == 0 {
+		return nil, 0, false, true, bl.end()
+	}
+	switch bl.kind {
+	case blobListpack:
+		s, v, isInt, done, err = bl.nextListpack()
+	case blobZiplist:
+		s, v, isInt, done, err = bl.nextZiplist()
+	case blobIntset:
+		v, isInt, err = bl.nextIntset(), true, nil
+	default:
+		s, done, err = bl.nextZipmap()
+	}
+	if err == nil && !done && bl.left > 0 {
+		bl.left--
+	}
+	if done && err == nil && bl.left > 0 {
+		err = corrupt("%v ends after fewer entries than its header says", bl.kind)
+	}
+	return
+}
+
+// end checks that a blob whose count is exhausted ends right there.
+func (bl *blob) end() error {
+	switch bl.kind {
+	case blobIntset:
+		return nil
+	case blobZipmap:
+		if bl.pos >= len(bl.b) || bl.b[bl.pos] != 0xff {
+			return corrupt("zipmap has more entries than its header says")
+		}
+		return nil
+	}
+	if bl.pos != len(bl.b)-1 || bl.b[bl.pos] != 0xff {
+		return corrupt("%v has more entries than its header says", bl.kind)
+	}
+	return nil
+}
+
+// Listpack: total bytes u32, count u16 (65535: unknown), entries, 0xff.
+// Each entry: encoding+data, then its backlen. See redis/src/listpack.c.
+func (bl *blob) initListpack() error {
+	b := bl.b
+	if len(b) < 7 || int(binary.LittleEndian.Uint32(b)) != len(b) || b[len(b)-1] != 0xff {
+		return corrupt("listpack header does not match its %d bytes", len(b))
+	}
+	if n := int(binary.LittleEndian.Uint16(b[4:])); n != 65535 {
+		bl.left, bl.count = n, n
+	}
+	bl.pos = 6
+	return nil
+}
+
+func (bl *blob) nextListpack() (s []byte, v int64, isInt, done bool, err error) {
+	b, p := bl.b, bl.pos
+	if p >= len(b) {
+		return nil, 0, false, false, corrupt("listpack entry past its end")
+	}
+	e := b[p]
+	var hdr, dlen int // encoding bytes, data bytes
+	switch {
+	case e == 0xff:
+		if p != len(b)-1 {
+			return nil, 0, false, false, corrupt("listpack terminator before its end")
+		}
+		return nil, 0, false, true, nil
+	case e&0x80 == 0: // 7-bit uint
+		v, isInt, hdr = int64(e), true, 1
+	case e&0xc0 == 0x80: // 6-bit string
+		hdr, dlen = 1, int(e&0x3f)
+	case e&0xe0 == 0xc0: // 13-bit int
+		if p+2 > len(b) {
+			return nil, 0, false, false, corrupt("listpack entry past its end")
+		}
+		u := int64(e&0x1f)<<8 | int64(b[p+1])
+		v, isInt, hdr = u<<51>>51, true, 2
+	case e&0xf0 == 0xe0: // 12-bit string
+		if p+2 > len(b) {
+			return nil, 0, false, false, corrupt("listpack entry past its end")
+		}
+		hdr, dlen = 2, int(e&0x0f)<<8|int(b[p+1])
+	case e == 0xf0: // 32-bit string
+		if p+5 > len(b) {
+			return nil, 0, false, false, corrupt("listpack entry past its end")
+		}
+		hdr, dlen = 5, int(binary.LittleEndian.Uint32(b[p+1:]))
+	case e >= 0xf1 && e <= 0xf4:
+		size := [...]int{2, 3, 4, 8}[e-0xf1]
+		if p+1+size > len(b) {
+			return nil, 0, false, false, corrupt("listpack entry past its end")
+		}
+		v, isInt, hdr = leInt(b[p+1:p+1+size]), true, 1+size
+	default:
+		return nil, 0, false, false, corrupt("listpack entry encoding 0x%02x", e)
+	}
+	if isInt {
+		dlen = 0
+	} else if dlen > len(b)-p-hdr {
+		return nil, 0, false, false, corrupt("listpack string past its end")
+	} else {
+		s = b[p+hdr : p+hdr+dlen]
+	}
+	size := hdr + dlen
+	next := p + size + backlenSize(size)
+	if next > len(b)-1 {
+		return nil, 0, false, false, corrupt("listpack entry past its end")
+	}
+	bl.pos = next
+	return s, v, isInt, false, nil
+}
+
+// backlenSize is the size of a listpack backlen for an entry of l bytes.
+// See redis/src/listpack.c lpEncodeBacklen.
+func backlenSize(l int) int {
+	switch {
+	case l <= 127:
+		return 1
+	case l < 16383:
+		return 2
+	case l < 2097151:
+		return 3
+	case l < 268435455:
+		return 4
+	}
+	return 5
+}
+
+// leInt reads a little-endian signed integer of 2, 3, 4 or 8 bytes.
+func leInt(p []byte) int64 {
+	var u uint64
+	for i := len(p) - 1; i >= 0; i-- {
+		u = u<<8 | uint64(p[i])
+	}
+	shift := 64 - 8*uint(len(p))
+	return int64(u<<shift) >> shift
+}

@@ -1,0 +1,454 @@
+package rdb
+
+import (
+	"strconv"
+)
+
+// A StreamID is a stream entry id, ms-seq.
+type StreamID struct{ MS, Seq uint64 }
+
+func (id StreamID) String() string {
+	return strconv.FormatUint(id.MS, 10) + "-" + strconv.FormatUint(id.Seq, 10)
+}
+
+// StreamInfo is what a stream holds besides its entries. Value.Stream
+// returns it once the entries have been read.
+type StreamInfo struct {
+	Length       uint64   // live entries (XLEN)
+	LastID       StreamID // last generated id
+	FirstID      StreamID // RDB_TYPE_STREAM_LISTPACKS_2 and later
+	MaxDeletedID StreamID // idem
+	EntriesAdded uint64   // idem
+	Groups       []StreamGroup
+
+	// IDMP (idempotent producers), RDB_TYPE_STREAM_LISTPACKS_4 (Redis 8.6).
+	IDMP *StreamIDMP
+}
+
+// A StreamGroup is a consumer group.
+type StreamGroup struct {
+	Name        []byte
+	LastID      StreamID
+	EntriesRead int64 // -1 when unknown (SCG_INVALID_ENTRIES_READ) or not stored
+	Pending     []StreamPending
+	Consumers   []StreamConsumer
+}
+
+// A StreamPending is an entry of a group's pending entries list.
+type StreamPending struct {
+	ID            StreamID
+	Consumer      []byte // the consumer whose PEL holds it, nil if none
+	DeliveryTime  int64  // Unix ms
+	DeliveryCount uint64
+}
+
+// A StreamConsumer is a consumer of a group.
+type StreamConsumer struct {
+	Name       []byte
+	SeenTime   int64 // Unix ms
+	ActiveTime int64 // Unix ms; -1 if never active or not stored (before RDB_TYPE_STREAM_LISTPACKS_3)
+	Pending    []StreamID
+}
+
+// StreamIDMP is the idempotent-producer state of a stream (Redis 8.6).
+type StreamIDMP struct {
+	Duration, MaxEntries     uint64
+	Producers                []StreamProducer
+	IIDsAdded, IIDDuplicates uint64
+}
+
+// A StreamProducer is an idempotent producer with its recent ids.
+type StreamProducer struct {
+	PID     []byte
+	Entries []StreamIID
+}
+
+// A StreamIID maps an idempotency id to the entry it added.
+type StreamIID struct {
+	IID []byte
+	ID  StreamID
+}
+
+type streamState struct {
+	nodes  uint64 // listpack nodes left
+	inNode bool
+	master StreamID
+	mfield [][]byte // master fields of the current node
+	arena  []byte   // integers formatted as text for the current node
+	info   *StreamInfo
+}
+
+// Stream entry flags. See redis/src/stream.h STREAM_ITEM_FLAG_*.
+const (
+	streamFlagDeleted    = 1
+	streamFlagSameFields = 2
+)
+
+// Stream returns the metadata and consumer groups of a stream value once
+// Next has returned false without error; nil before that or for other
+// types. It is valid until the next call to Reader.Next.
+func (v *Value) Stream() *StreamInfo {
+	if v.stream == nil || v.Type != TypeStream || !v.done || v.err != nil {
+		return nil
+	}
+	return v.stream.info
+}
+
+func (v *Value) streamHeader() error {
+	if v.stream == nil {
+		v.stream = new(streamState)
+	}
+	st := v.stream
+	*st = streamState{mfield: st.mfield[:0], arena: st.arena[:0]}
+	var err error
+	st.nodes, err = v.c.plainLen()
+	return err
+}
+
+// stepStream returns the next live entry of a stream, walking its listpack
+// nodes; after the last node it reads the metadata and groups. See
+// redis/src/t_stream.c (the comment above streamAppendItem) for a node.
+func stepStream(v *Value) (bool, error) {
+	if v.phase == 0 {
+		if err := v.header(); err != nil {
+			return false, err
+		}
+	}
+	st := v.stream
+	for {
+		if !st.inNode {
+			if st.nodes == 0 {
+				return false, v.streamMeta()
+			}
+			st.nodes--
+			if err := v.openNode(); err != nil {
+				return false, err
+			}
+			continue
+		}
+		flags, err := v.lpInt()
+		if err == errBlobEnd {
+			st.inNode = false
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		ok, err := v.streamEntry(flags)
+		if ok || err != nil {
+			return ok, err
+		}
+	}
+}
+
+// openNode reads a node: its master id (the radix tree key) and its
+// listpack, up to the end of the master entry.
+func (v *Value) openNode() error {
+	st := v.stream
+	key, err := v.c.str(&v.scratch[0], v.limit)
+	if err != nil {
+		return err
+	}
+	if len(key) != 16 {
+		return corrupt("stream node key of %d bytes", len(key))
+	}
+	st.master = beID(key)
+	lp, err := v.c.str(&v.blobBuf, v.limit)
+	if err != nil {
+		return err
+	}
+	if err := v.bl.init(blobListpack, lp); err != nil {
+		return err
+	}
+	if v.bl.count == 0 {
+		return corrupt("empty stream listpack")
+	}
+	st.arena = st.arena[:0]
+	st.mfield = st.mfield[:0]
+	var hdr [3]int64 // count, deleted, master fields
+	for i := range hdr {
+		if hdr[i], err = v.lpInt(); err != nil {
+			return v.nodeErr(err)
+		}
+	}
+	if hdr[2] < 0 || hdr[2] > int64(len(lp)) {
+		return corrupt("stream node with %d master fields", hdr[2])
+	}
+	for range hdr[2] {
+		f, err := v.lpStr(&st.arena)
+		if err != nil {
+			return v.nodeErr(err)
+		}
+		st.mfield = append(st.mfield, f)
+	}
+	if end, err := v.lpInt(); err != nil || end != 0 {
+		return v.nodeErr(err)
+	}
+	st.inNode = true
+	return nil
+}
+
+func (v *Value) nodeErr(err error) error {
+	if err == nil || err == errBlobEnd {
+		return corrupt("stream node master entry")
+	}
+	return err
+}
+
+// streamEntry reads the rest of an entry whose flags were read; it returns
+// false for a deleted entry.
+func (v *Value) streamEntry(flags int64) (bool, error) {
+	st := v.stream
+	var d [2]int64 // ms, seq differences from the master id
+	for i := range d {
+		n, err := v.lpInt()
+		if err != nil {
+			return false, v.nodeErr(err)
+		}
+		d[i] = n
+	}
+	fields := v.elem.Fields[:0]
+	arena := v.scratch[1][:0]
+	nf := int64(len(st.mfield))
+	if flags&streamFlagSameFields == 0 {
+		n, err := v.lpInt()
+		if err != nil {
+			return false, v.nodeErr(err)
+		}
+		if n < 0 || n > int64(len(v.bl.b)) {
+			return false, corrupt("stream entry with %d fields", n)
+		}
+		nf = n
+	}
+	for i := range nf {
+		if flags&streamFlagSameFields != 0 {
+			fields = append(fields, st.mfield[i])
+		} else {
+			f, err := v.lpStr(&arena)
+			if err != nil {
+				return false, v.nodeErr(err)
+			}
+			fields = append(fields, f)
+		}
+		val, err := v.lpStr(&arena)
+		if err != nil {
+			return false, v.nodeErr(err)
+		}
+		fields = append(fields, val)
+	}
+	v.scratch[1] = arena
+	if _, err := v.lpInt(); err != nil { // lp-count
+		return false, v.nodeErr(err)
+	}
+	v.elem.Fields = fields
+	if flags&streamFlagDeleted != 0 {
+		return false, nil
+	}
+	v.elem.ID = StreamID{st.master.MS + uint64(d[0]), st.master.Seq + uint64(d[1])}
+	return true, nil
+}
+
+// lpInt returns the next listpack entry as an integer, or errBlobEnd.
+func (v *Value) lpInt() (int64, error) {
+	s, n, isInt, done, err := v.bl.next()
+	switch {
+	case err != nil:
+		return 0, err
+	case done:
+		return 0, errBlobEnd
+	case isInt:
+		return n, nil
+	}
+	n, err = strconv.ParseInt(string(s), 10, 64)
+	if err != nil {
+		return 0, corrupt("stream listpack: %q where an integer was expected", s)
+	}
+	return n, nil
+}
+
+// lpStr returns the next listpack entry as bytes; an integer is formatted
+// into *arena, which only ever grows while its results are in use (an
+// append that moves it leaves the earlier results in the old array).
+func (v *Value) lpStr(arena *[]byte) ([]byte, error) {
+	s, n, isInt, done, err := v.bl.next()
+	switch {
+	case err != nil:
+		return nil, err
+	case done:
+		return nil, errBlobEnd
+	case isInt:
+		start := len(*arena)
+		*arena = strconv.AppendInt(*arena, n, 10)
+		return (*arena)[start:len(*arena):len(*arena)], nil
+	}
+	return s, nil
+}
+
+// streamMeta reads what follows the nodes: length, ids, counters, groups
+// and, for RDB_TYPE_STREAM_LISTPACKS_4, the IDMP state.
+func (v *Value) streamMeta() error {
+	c := v.c
+	info := &StreamInfo{}
+	v.stream.info = info
+	enc := v.Encoding
+	var err error
+	lens := []*uint64{&info.Length, &info.LastID.MS, &info.LastID.Seq}
+	if enc >= EncStreamListpacks2 {
+		lens = append(lens, &info.FirstID.MS, &info.FirstID.Seq, &info.MaxDeletedID.MS,
+			&info.MaxDeletedID.Seq, &info.EntriesAdded)
+	}
+	if err := readLens(c, lens...); err != nil {
+		return err
+	}
+	v.length = int64(min(info.Length, 1<<62))
+	groups, err := c.plainLen()
+	if err != nil {
+		return err
+	}
+	for ; groups > 0; groups-- {
+		g, err := v.streamGroup()
+		if err != nil {
+			return err
+		}
+		info.Groups = append(info.Groups, g)
+	}
+	if enc >= EncStreamListpacks4 {
+		info.IDMP, err = v.streamIDMP()
+	}
+	return err
+}
+
+func readLens(c *cursor, ps ...*uint64) error {
+	for _, p := range ps {
+		n, err := c.plainLen()
+		if err != nil {
+			return err
+		}
+		*p = n
+	}
+	return nil
+}
+
+func (v *Value) streamGroup() (StreamGroup, error) {
+	c := v.c
+	g := StreamGroup{EntriesRead: -1}
+	name, err := c.strCopy(new([]byte), v.limit)
+	if err != nil {
+		return g, err
+	}
+	g.Name = name
+	if err := readLens(c, &g.LastID.MS, &g.LastID.Seq); err != nil {
+		return g, err
+	}
+	if v.Encoding >= EncStreamListpacks2 {
+		var er uint64
+		if err := readLens(c, &er); err != nil {
+			return g, err
+		}
+		g.EntriesRead = int64(er)
+	}
+	pel, err := c.plainLen()
+	if err != nil {
+		return g, err
+	}
+	index := make(map[StreamID]int)
+	for ; pel > 0; pel-- {
+		p, err := c.next(16 + 8)
+		if err != nil {
+			return g, err
+		}
+		pe := StreamPending{ID: beID(p), DeliveryTime: int64(leUint64(p[16:]))}
+		if pe.DeliveryCount, err = c.plainLen(); err != nil {
+			return g, err
+		}
+		index[pe.ID] = len(g.Pending)
+		g.Pending = append(g.Pending, pe)
+	}
+	consumers, err := c.plainLen()
+	if err != nil {
+		return g, err
+	}
+	for ; consumers > 0; consumers-- {
+		cons, err := v.streamConsumer(&g, index)
+		if err != nil {
+			return g, err
+		}
+		g.Consumers = append(g.Consumers, cons)
+	}
+	return g, nil
+}
+
+func (v *Value) streamConsumer(g *StreamGroup, index map[StreamID]int) (StreamConsumer, error) {
+	c := v.c
+	cons := StreamConsumer{ActiveTime: -1}
+	name, err := c.strCopy(new([]byte), v.limit)
+	if err != nil {
+		return cons, err
+	}
+	cons.Name = name
+	seen, err := c.uint64LE()
+	if err != nil {
+		return cons, err
+	}
+	cons.SeenTime = int64(seen)
+	if v.Encoding >= EncStreamListpacks3 {
+		at, err := c.uint64LE()
+		if err != nil {
+			return cons, err
+		}
+		cons.ActiveTime = int64(at)
+	}
+	n, err := c.plainLen()
+	if err != nil {
+		return cons, err
+	}
+	for ; n > 0; n-- {
+		p, err := c.next(16)
+		if err != nil {
+			return cons, err
+		}
+		id := beID(p)
+		i, ok := index[id]
+		if !ok {
+			return cons, corrupt("consumer %q pending entry %v not in the group's PEL", name, id)
+		}
+		g.Pending[i].Consumer = name
+		cons.Pending = append(cons.Pending, id)
+	}
+	return cons, nil
+}
+
+// streamIDMP reads the idempotent-producer state of RDB_TYPE_STREAM_LISTPACKS_4.
+// See redis/src/rdb.c rdbLoadStreamIdmpEntries.
+func (v *Value) streamIDMP() (*StreamIDMP, error) {
+	c := v.c
+	m := &StreamIDMP{}
+	var n uint64
+	if err := readLens(c, &m.Duration, &m.MaxEntries, &n); err != nil {
+		return nil, err
+	}
+	for ; n > 0; n-- {
+		pid, err := c.strCopy(new([]byte), v.limit)
+		if err != nil {
+			return nil, err
+		}
+		p := StreamProducer{PID: pid}
+		var k uint64
+		if err := readLens(c, &k); err != nil {
+			return nil, err
+		}
+		for ; k > 0; k-- {
+			iid, err := c.strCopy(new([]byte), v.limit)
+			if err != nil {
+				return nil, err
+			}
+			e := StreamIID{IID: iid}
+			if err := readLens(c, &e.ID.MS, &e.ID.Seq); err != nil {
+				return nil, err
+			}
+			p.Entries = append(p.Entries, e)
+		}
+		m.Producers = append(m.Producers, p)
+	}
+	return m, readLens(c, &m.IIDsAdded, &m.IIDDuplicates)
+}

@@ -1,0 +1,655 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+)
+
+// A Value is a typed, lazy view of a key's value: a pull iterator over its
+// elements, decoded on request from the payload, or read straight from the
+// input for a streamed value.
+//
+//	v := e.Value()
+//	for v.Next() {
+//		el := v.Elem()
+//		...
+//	}
+//	if err := v.Err(); err != nil { ... }
+//
+// What an element holds depends on the type: a string's value is in Value
+// (one element); a list element or set member in Member; a zset member in
+// Member and its score in Score; a hash field in Member, its value in Value
+// and its expiry (hashes with field TTLs) in ExpireAt; a stream entry in ID
+// and Fields (see Stream for the rest of the stream); a module value's raw
+// data in Value.
+//
+// While a value is streamed, a string longer than Reader.ChunkSize (a
+// string value, a list element, a set member or a hash value) comes in
+// several elements with More set on all but the last; the continuations
+// carry only the next piece, in the same field.
+type Value struct {
+	Type     Type
+	Encoding Encoding
+	// ModuleName and ModuleVersion identify the module type of a module
+	// value (TypeModule); ModuleID is the 64-bit id they come from.
+	ModuleName    string
+	ModuleVersion int
+	ModuleID      uint64
+
+	c     *cursor
+	own   cursor
+	live  bool // reading from a Reader's input, not from memory
+	key   []byte
+	limit int // MaxAlloc
+	chunk int // ChunkSize
+
+	elem  Elem
+	err   error
+	done  bool
+	phase int
+	step  func(*Value) (bool, error)
+
+	n         uint64 // elements or nodes left
+	length    int64  // elements, -1 if unknown
+	minExpire int64
+	bl        blob
+	inBlob    bool
+	per       int // blob entries per element
+
+	big       uint64 // bytes of a chunked string still in the input
+	pend      []byte // bytes of a chunked string still in memory
+	bigMember bool   // the chunked string is Member (else Value)
+	tailTTL   bool   // an 8-byte field expiry follows the chunked string
+
+	scratch [3][]byte
+	blobBuf []byte
+	stream  *streamState
+}
+
+// An Elem is one element of a Value; its slices are valid until the next
+// call to Value.Next.
+type Elem struct {
+	Member   []byte   // list element, set member, zset member, hash field
+	Value    []byte   // string value, hash value, module data
+	Score    float64  // zset score
+	ExpireAt int64    // hash field expiry, Unix ms; 0 = none
+	More     bool     // Member or Value continues in the next element
+	ID       StreamID // stream entry id
+	Fields   [][]byte // stream entry: name, value, name, value, ...
+}
+
+func (v *Value) reset(enc Encoding, key []byte, r *Reader) {
+	*v = Value{
+		Type: enc.Type(), Encoding: enc, key: key, length: -1,
+		scratch: v.scratch, blobBuf: v.blobBuf, stream: v.stream,
+		limit: DefaultMaxAlloc, chunk: DefaultChunkSize,
+	}
+	if r != nil {
+		v.limit, v.chunk = r.maxAlloc(), r.chunkSize()
+	}
+	v.step = stepFor(enc)
+}
+
+// init prepares v to decode payload (type byte first), found at input
+// offset off.
+func (v *Value) init(payload []byte, enc Encoding, key []byte, off int64, r *Reader) {
+	v.reset(enc, key, r)
+	v.own = cursor{buf: payload, pos: 1, end: len(payload), base: off, mark: -1}
+	v.c = &v.own
+	if len(payload) == 0 {
+		v.fail(corrupt("empty payload"))
+	}
+}
+
+// initStream prepares v to read a value from c, positioned after the key.
+func (v *Value) initStream(c *cursor, enc Encoding, key []byte, r *Reader) {
+	v.reset(enc, key, r)
+	v.c, v.live = c, true
+	r.streamed = true
+}
+
+// NewPayloadValue returns a Value that decodes a payload (type byte and
+// value, as in Entry.Payload or from ParseDump) written by a server whose
+// RDB version is ver (Valkey type numbers when ver >= 80).
+func NewPayloadValue(payload []byte, ver int) *Value {
+	v := new(Value)
+	enc := EncString
+	if len(payload) > 0 {
+		enc = Encoding(payload[0])
+		if ver >= MinValkeyVersion && payload[0] >= 22 {
+			enc += valkeyBase
+		}
+	}
+	v.init(payload, enc, nil, 0, nil)
+	if !enc.Known() {
+		v.fail(&detailError{"object type " + strconv.Itoa(int(payload[0])), ErrUnknown})
+	}
+	return v
+}
+
+func (v *Value) fail(err error) {
+	if v.err == nil {
+		v.err = wrapErr(v.c, v.c.offset(), string(v.key), "value", err)
+	}
+	v.done = true
+}
+
+// Next advances to the next element and reports whether there is one. It
+// returns false at the end of the value or on an error (see Err).
+func (v *Value) Next() bool {
+	if v.done {
+		return false
+	}
+	if v.big > 0 || v.pend != nil {
+		if err := v.continueBig(); err != nil {
+			v.fail(err)
+			return false
+		}
+		return true
+	}
+	v.elem = Elem{Fields: v.elem.Fields[:0]}
+	ok, err := v.step(v)
+	if err != nil {
+		v.fail(err)
+		return false
+	}
+	if !ok {
+		v.done = true
+		if !v.live && v.c.pos != v.c.end {
+			v.fail(corrupt("%d bytes after the value", v.c.end-v.c.pos))
+		}
+	}
+	return ok
+}
+
+// Elem returns the current element, valid until the next call to Next.
+func (v *Value) Elem() *Elem { return &v.elem }
+
+// Err returns the first error met, nil at a clean end.
+func (v *Value) Err() error { return v.err }
+
+// Len returns the number of elements (entries for a stream) if the
+// encoding stores it before the elements, else -1.
+func (v *Value) Len() int64 {
+	if v.phase == 0 && !v.done && v.err == nil {
+		v.start()
+	}
+	return v.length
+}
+
+// start reads the value's header by running its first step lazily: the
+// count of hashtable encodings, the blob of compact ones.
+func (v *Value) start() {
+	if v.phase != 0 {
+		return
+	}
+	if err := v.header(); err != nil {
+		v.fail(err)
+	}
+}
+
+func stepFor(enc Encoding) func(*Value) (bool, error) {
+	switch enc {
+	case EncString:
+		return stepString
+	case EncList, EncSet:
+		return stepMembers
+	case EncZSet, EncZSet2:
+		return stepZSet
+	case EncHash, EncHashMetadata, EncHashMetadataPreGA, EncValkeyHash2:
+		return stepHash
+	case EncListQuicklist, EncListQuicklist2:
+		return stepQuicklist
+	case EncModule2:
+		return stepModule
+	case EncStreamListpacks, EncStreamListpacks2, EncStreamListpacks3, EncStreamListpacks4:
+		return stepStream
+	}
+	return stepBlob
+}
+
+// header reads what comes before the elements (counts, the blob of a
+// compact encoding) and sets phase to 1.
+func (v *Value) header() error {
+	v.phase = 1
+	c := v.c
+	var err error
+	switch v.Encoding {
+	case EncString, EncModule2:
+		return nil
+	case EncStreamListpacks, EncStreamListpacks2, EncStreamListpacks3, EncStreamListpacks4:
+		return v.streamHeader()
+	case EncHashMetadata, EncHashListpackEx:
+		var u uint64
+		u, err = c.uint64LE()
+		v.minExpire = int64(u)
+		if err != nil || v.Encoding == EncHashListpackEx {
+			break
+		}
+		fallthrough
+	case EncList, EncSet, EncZSet, EncZSet2, EncHash, EncHashMetadataPreGA, EncValkeyHash2,
+		EncListQuicklist, EncListQuicklist2:
+		v.n, err = c.plainLen()
+		if err == nil && v.Encoding != EncListQuicklist && v.Encoding != EncListQuicklist2 {
+			v.length = int64(min(v.n, math.MaxInt64))
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return v.openBlob()
+}
+
+// openBlob reads the single blob of a compact encoding.
+func (v *Value) openBlob() error {
+	kind, per := blobListpack, 1
+	switch v.Encoding {
+	case EncHashZipmap:
+		kind, per = blobZipmap, 2
+	case EncListZiplist:
+		kind = blobZiplist
+	case EncSetIntset:
+		kind = blobIntset
+	case EncZSetZiplist, EncHashZiplist:
+		kind, per = blobZiplist, 2
+	case EncHashListpack, EncZSetListpack:
+		per = 2
+	case EncHashListpackExPreGA, EncHashListpackEx:
+		per = 3
+	}
+	b, err := v.c.str(&v.blobBuf, v.limit)
+	if err != nil {
+		return err
+	}
+	if err := v.bl.init(kind, b); err != nil {
+		return err
+	}
+	v.per = per
+	if v.bl.count >= 0 {
+		if v.bl.count%per != 0 {
+			return corrupt("%v of %d entries for elements of %d", kind, v.bl.count, per)
+		}
+		v.length = int64(v.bl.count / per)
+	}
+	return nil
+}
+
+// str reads a string that is not the last one of its element.
+func (v *Value) str(slot int) ([]byte, error) {
+	if v.live {
+		return v.c.strCopy(&v.scratch[slot], v.limit)
+	}
+	return v.c.str(&v.scratch[slot], v.limit)
+}
+
+// last reads the last string of an element into Member or Value: when
+// streaming, one longer than the chunk size is returned piece by piece.
+func (v *Value) last(slot int, member bool) error {
+	dst := &v.elem.Value
+	if member {
+		dst = &v.elem.Member
+	}
+	if !v.live {
+		s, err := v.c.str(&v.scratch[slot], v.limit)
+		*dst = s
+		return err
+	}
+	n, enc, err := v.c.length()
+	if err != nil {
+		return err
+	}
+	if enc {
+		s, err := v.c.encodedStr(n, &v.scratch[slot], v.limit)
+		if err != nil {
+			return err
+		}
+		if len(s) <= v.chunk {
+			*dst = s
+			return nil
+		}
+		v.pend = s
+	} else if n <= uint64(v.chunk) {
+		s, err := v.c.next(int(n))
+		*dst = append(v.scratch[slot][:0], s...)
+		v.scratch[slot] = *dst
+		return err
+	} else {
+		v.big = n
+	}
+	v.bigMember = member
+	return v.piece(slot)
+}
+
+// piece puts the next piece of a chunked string into the element.
+func (v *Value) piece(slot int) error {
+	var s []byte
+	if v.pend != nil {
+		k := min(len(v.pend), v.chunk)
+		s, v.pend = v.pend[:k], v.pend[k:]
+		if len(v.pend) == 0 {
+			v.pend = nil
+		}
+	} else {
+		k := int(min(v.big, uint64(v.chunk)))
+		p, err := v.c.next(k)
+		if err != nil {
+			return err
+		}
+		v.big -= uint64(k)
+		s = append(v.scratch[slot][:0], p...)
+		v.scratch[slot] = s
+	}
+	if v.bigMember {
+		v.elem.Member = s
+	} else {
+		v.elem.Value = s
+	}
+	v.elem.More = v.big > 0 || v.pend != nil
+	return nil
+}
+
+// continueBig returns the next piece of a chunked string as an element of
+// its own, with the field expiry that may follow the string's last piece.
+func (v *Value) continueBig() error {
+	v.elem = Elem{Fields: v.elem.Fields[:0]}
+	if err := v.piece(2); err != nil {
+		return err
+	}
+	if !v.elem.More && v.tailTTL {
+		return v.valkeyTTL()
+	}
+	return nil
+}
+
+func stepString(v *Value) (bool, error) {
+	if v.phase > 0 {
+		return false, nil
+	}
+	v.phase = 1
+	return true, v.last(0, false)
+}
+
+// countdown consumes one element of a counted encoding; false at the end.
+func (v *Value) countdown() (bool, error) {
+	if v.phase == 0 {
+		if err := v.header(); err != nil {
+			return false, err
+		}
+	}
+	if v.n == 0 {
+		return false, nil
+	}
+	v.n--
+	return true, nil
+}
+
+func stepMembers(v *Value) (bool, error) {
+	if ok, err := v.countdown(); !ok {
+		return false, err
+	}
+	return true, v.last(0, true)
+}
+
+func stepZSet(v *Value) (bool, error) {
+	if ok, err := v.countdown(); !ok {
+		return false, err
+	}
+	m, err := v.str(0)
+	if err != nil {
+		return false, err
+	}
+	v.elem.Member = m
+	if v.Encoding == EncZSet2 {
+		u, err := v.c.uint64LE()
+		v.elem.Score = math.Float64frombits(u)
+		return true, err
+	}
+	v.elem.Score, err = v.c.strDouble()
+	return true, err
+}
+
+// stepHash reads field and value, and the field's expiry where the encoding
+// has one: before the field (HASH_METADATA, relative to the key's minimum
+// expiry; its pre-GA form, absolute) or after the value (Valkey HASH_2).
+func stepHash(v *Value) (bool, error) {
+	if ok, err := v.countdown(); !ok {
+		return false, err
+	}
+	c := v.c
+	switch v.Encoding {
+	case EncHashMetadata, EncHashMetadataPreGA:
+		ttl, err := c.plainLen()
+		if err != nil {
+			return false, err
+		}
+		v.elem.ExpireAt = int64(ttl)
+		if v.Encoding == EncHashMetadata && ttl != 0 {
+			v.elem.ExpireAt = int64(ttl) + v.minExpire - 1
+		}
+	}
+	f, err := v.str(0)
+	if err != nil {
+		return false, err
+	}
+	v.elem.Member = f
+	if err := v.last(1, false); err != nil {
+		return false, err
+	}
+	if v.Encoding == EncValkeyHash2 {
+		if v.elem.More {
+			v.tailTTL = true
+			return true, nil
+		}
+		return true, v.valkeyTTL()
+	}
+	return true, nil
+}
+
+// valkeyTTL reads the expiry that follows a field's value in Valkey's
+// HASH_2: Unix ms, -1 for none.
+func (v *Value) valkeyTTL() error {
+	u, err := v.c.uint64LE()
+	if int64(u) != -1 {
+		v.elem.ExpireAt = int64(u)
+	}
+	return err
+}
+
+// stepBlob returns the elements of a value held in one blob: 1, 2 or 3
+// blob entries an element.
+func stepBlob(v *Value) (bool, error) {
+	if v.phase == 0 {
+		if err := v.header(); err != nil {
+			return false, err
+		}
+	}
+	for i := range v.per {
+		s, err := v.blobEntry(i)
+		if err == errBlobEnd {
+			if i > 0 {
+				return false, corrupt("%v ends inside an element", v.bl.kind)
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		switch i {
+		case 0:
+			v.elem.Member = s
+		case 1:
+			if v.Type == TypeZSet {
+				v.elem.Score, err = v.blobScore(s)
+			} else {
+				v.elem.Value = s
+			}
+		case 2:
+			v.elem.ExpireAt, err = blobInt(s, v.scratch[2])
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+var errBlobEnd = corrupt("end of blob")
+
+// blobEntry returns the next entry of the current blob as bytes (integers
+// in decimal, formatted into scratch slot i), or errBlobEnd.
+func (v *Value) blobEntry(i int) ([]byte, error) {
+	s, n, isInt, done, err := v.bl.next()
+	if err != nil {
+		return nil, err
+	}
+	if done {
+		return nil, errBlobEnd
+	}
+	if isInt {
+		v.scratch[i] = strconv.AppendInt(v.scratch[i][:0], n, 10)
+		return v.scratch[i], nil
+	}
+	return s, nil
+}
+
+// blobScore parses a zset score stored in a ziplist or listpack entry.
+func (v *Value) blobScore(s []byte) (float64, error) {
+	f, err := strconv.ParseFloat(string(s), 64)
+	if err != nil {
+		return 0, corrupt("zset score %q", s)
+	}
+	return f, nil
+}
+
+// blobInt parses a field expiry stored in a listpack entry; scratch is the
+// slot the entry was formatted into if it was an integer.
+func blobInt(s, _ []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(s), 10, 64)
+	if err != nil {
+		return 0, corrupt("field expiry %q", s)
+	}
+	return n, nil
+}
+
+// stepQuicklist walks quicklist nodes: ziplists (QUICKLIST), or PACKED
+// listpacks and PLAIN single elements (QUICKLIST_2).
+func stepQuicklist(v *Value) (bool, error) {
+	for {
+		if v.inBlob {
+			s, err := v.blobEntry(0)
+			if err == nil {
+				v.elem.Member = s
+				return true, nil
+			}
+			if err != errBlobEnd {
+				return false, err
+			}
+			v.inBlob = false
+		}
+		if ok, err := v.countdown(); !ok {
+			return false, err
+		}
+		kind := blobZiplist
+		if v.Encoding == EncListQuicklist2 {
+			container, err := v.c.plainLen()
+			if err != nil {
+				return false, err
+			}
+			switch container {
+			case quicklistPlain:
+				return true, v.last(0, true)
+			case quicklistPacked:
+				kind = blobListpack
+			default:
+				return false, corrupt("quicklist container %d", container)
+			}
+		}
+		b, err := v.c.str(&v.blobBuf, v.limit)
+		if err != nil {
+			return false, err
+		}
+		if err := v.bl.init(kind, b); err != nil {
+			return false, err
+		}
+		v.inBlob = true
+	}
+}
+
+// Quicklist node containers. See redis/src/quicklist.h QUICKLIST_NODE_CONTAINER_*.
+const (
+	quicklistPlain  = 1
+	quicklistPacked = 2
+)
+
+// stepModule returns a module value as one element: its data in the module
+// opcode format, raw, in Value.
+func stepModule(v *Value) (bool, error) {
+	if v.phase > 0 {
+		return false, nil
+	}
+	v.phase = 1
+	c := v.c
+	id, err := c.plainLen()
+	if err != nil {
+		return false, err
+	}
+	var name []byte
+	name, v.ModuleVersion = appendModuleName(nil, id)
+	v.ModuleName, v.ModuleID = string(name), id
+	c.mark = c.pos
+	err = skipModuleData(c)
+	start := c.mark
+	c.mark = -1
+	if err == errRetain {
+		return false, tooLarge("module value", uint64(c.pos-start), c.limit)
+	}
+	v.elem.Value = c.buf[start:c.pos]
+	return true, err
+}
+
+// moduleNameChars is ModuleTypeNameCharSet of redis/src/module.c.
+const moduleNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// appendModuleName appends the 9-character module type name encoded in a
+// module id and returns its encoding version. See moduleTypeNameByID.
+func appendModuleName(dst []byte, id uint64) ([]byte, int) {
+	var name [9]byte
+	x := id >> 10
+	for j := 8; j >= 0; j-- {
+		name[j] = moduleNameChars[x&63]
+		x >>= 6
+	}
+	return append(dst, name[:]...), int(id & 1023)
+}
+
+// strDouble reads a double stored as a string (RDB_TYPE_ZSET scores): a
+// length byte, 253 NaN, 254 +inf, 255 -inf. See rdbLoadDoubleValue.
+func (c *cursor) strDouble() (float64, error) {
+	n, err := c.readByte()
+	if err != nil {
+		return 0, err
+	}
+	switch n {
+	case 253:
+		return math.NaN(), nil
+	case 254:
+		return math.Inf(1), nil
+	case 255:
+		return math.Inf(-1), nil
+	}
+	p, err := c.next(int(n))
+	if err != nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(string(p), 64)
+	if err != nil {
+		return 0, corrupt("double %q", p)
+	}
+	return f, nil
+}
+
+func beID(p []byte) StreamID {
+	return StreamID{binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:])}
+}
