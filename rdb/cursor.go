@@ -360,6 +360,12 @@ func tooLarge(what string, n uint64, limit int) error {
 	return &detailError{what + " of " + strconv.FormatUint(n, 10) + " bytes, limit " + strconv.Itoa(limit), ErrTooLarge}
 }
 
+// overPayload reports data that must be kept whole but is larger than
+// MaxPayload (module data, which has no length to stream by).
+func overPayload(what string, limit int) error {
+	return &detailError{what + " larger than MaxPayload (" + strconv.Itoa(limit) + " bytes)", ErrTooLarge}
+}
+
 // grow returns b resliced to n bytes, reallocating if its capacity is short.
 func grow(b []byte, n int) []byte {
 	if cap(b) < n {

@@ -27,7 +27,8 @@ type Entry struct {
 	KeyMeta []byte
 	Aux     Aux
 
-	r *Reader // the Reader that returned the entry, nil for a clone
+	r          *Reader // the Reader that returned the entry, nil for a clone
+	payloadOff int64   // input offset of Payload[0]
 }
 
 // Aux holds the fields of the records that are not keys.
@@ -74,12 +75,12 @@ func (e *Entry) Value() *Value {
 	r := e.r
 	if r == nil || r.e.Offset != e.Offset {
 		v := new(Value)
-		v.init(e.Payload, e.Encoding, e.Key, e.Offset, nil)
+		v.init(e.Payload, e.Encoding, e.Key, e.payloadOff, nil)
 		return v
 	}
 	v := &r.val
 	if e.Payload != nil {
-		v.init(e.Payload, e.Encoding, e.Key, e.Offset, r)
+		v.init(e.Payload, e.Encoding, e.Key, e.payloadOff, r)
 		return v
 	}
 	if r.valStart < 0 {

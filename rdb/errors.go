@@ -13,7 +13,7 @@ var (
 	ErrVersion  = errors.New("rdb: unsupported RDB version")
 	ErrCorrupt  = errors.New("rdb: corrupt input")
 	ErrChecksum = errors.New("rdb: checksum mismatch")
-	ErrTooLarge = errors.New("rdb: length exceeds MaxAlloc")
+	ErrTooLarge = errors.New("rdb: too large for the reader's limits")
 	ErrUnknown  = errors.New("rdb: unknown type or opcode")
 )
 

@@ -1,20 +1,31 @@
 package rdb
 
+import "encoding/binary"
+
 // lzfDecompress expands LZF data in into out, which must come out exactly
 // full. See liblzf lzf_d.c (redis/src/lzf_d.c).
+//
+// Where there is room, literal runs and back references are copied in
+// 8-byte words: what lands past a run is overwritten by what follows it.
 func lzfDecompress(out, in []byte) error {
 	ip, op := 0, 0
 	for ip < len(in) {
 		ctrl := int(in[ip])
 		ip++
 		if ctrl < 32 { // literal run of ctrl+1 bytes
-			ctrl++
-			if op+ctrl > len(out) || ip+ctrl > len(in) {
+			n := ctrl + 1
+			if op+n > len(out) || ip+n > len(in) {
 				return corrupt("lzf literal overruns")
 			}
-			copy(out[op:], in[ip:ip+ctrl])
-			op += ctrl
-			ip += ctrl
+			if op+n+8 <= len(out) && ip+n+8 <= len(in) {
+				for i := 0; i < n; i += 8 {
+					binary.LittleEndian.PutUint64(out[op+i:], binary.LittleEndian.Uint64(in[ip+i:]))
+				}
+			} else {
+				copy(out[op:op+n], in[ip:ip+n])
+			}
+			op += n
+			ip += n
 			continue
 		}
 		l := ctrl >> 5
@@ -35,16 +46,19 @@ func lzfDecompress(out, in []byte) error {
 		if ref < 0 || op+l > len(out) {
 			return corrupt("lzf back reference out of range")
 		}
-		if op-ref >= l {
+		switch d := op - ref; {
+		case d >= 8 && op+l+8 <= len(out):
+			for i := 0; i < l; i += 8 {
+				binary.LittleEndian.PutUint64(out[op+i:], binary.LittleEndian.Uint64(out[ref+i:]))
+			}
+		case d >= l:
 			copy(out[op:op+l], out[ref:ref+l])
-			op += l
-			continue
+		default:
+			for i := range l {
+				out[op+i] = out[ref+i]
+			}
 		}
-		for ; l > 0; l-- {
-			out[op] = out[ref]
-			op++
-			ref++
-		}
+		op += l
 	}
 	if op != len(out) {
 		return corrupt("lzf output %d bytes, header says %d", op, len(out))

@@ -538,7 +538,7 @@ func (r *Reader) moduleAux(off int64) error {
 	start := c.mark
 	c.mark = -1
 	if err == errRetain {
-		err = tooLarge("module aux data", uint64(c.pos-start), r.maxPayload())
+		err = overPayload("module aux data", r.maxPayload())
 	}
 	if err != nil {
 		return r.fail(off, "module aux", err)
@@ -571,11 +571,15 @@ func (r *Reader) readKey(t byte, off int64) error {
 	err = r.skipValue(enc)
 	start := c.mark // reading may have moved the buffer
 	c.mark = -1
+	if err == nil && c.pos-start > r.maxPayload() {
+		err = errRetain // it was all in the buffer already
+	}
 	switch err {
 	case nil:
 		r.patch, r.patchOld = start, c.buf[start]
 		c.buf[start] = t
 		e.Payload = c.buf[start:c.pos:c.pos]
+		e.payloadOff = c.base + int64(start)
 		return nil
 	case errRetain:
 		c.pos = start + 1
@@ -594,7 +598,7 @@ func (r *Reader) keyMeta() error {
 	start := c.mark
 	c.mark = -1
 	if err == errRetain {
-		return tooLarge("key metadata", uint64(c.pos-start), r.maxPayload())
+		return overPayload("key metadata", r.maxPayload())
 	}
 	if err != nil {
 		return err

@@ -61,6 +61,7 @@ type Value struct {
 	pend      []byte // bytes of a chunked string still in memory
 	bigMember bool   // the chunked string is Member (else Value)
 	tailTTL   bool   // an 8-byte field expiry follows the chunked string
+	bigTTL    int64  // field expiry for the last piece of the chunked string
 
 	scratch [3][]byte
 	blobBuf []byte
@@ -73,7 +74,7 @@ type Elem struct {
 	Member   []byte   // list element, set member, zset member, hash field
 	Value    []byte   // string value, hash value, module data
 	Score    float64  // zset score
-	ExpireAt int64    // hash field expiry, Unix ms; 0 = none
+	ExpireAt int64    // hash field expiry, Unix ms; 0 = none; on the last piece of a chunked value
 	More     bool     // Member or Value continues in the next element
 	ID       StreamID // stream entry id
 	Fields   [][]byte // stream entry: name, value, name, value, ...
@@ -357,7 +358,12 @@ func (v *Value) continueBig() error {
 	if err := v.piece(2); err != nil {
 		return err
 	}
-	if !v.elem.More && v.tailTTL {
+	if v.elem.More {
+		return nil
+	}
+	v.elem.ExpireAt = v.bigTTL
+	if v.tailTTL {
+		v.tailTTL = false
 		return v.valkeyTTL()
 	}
 	return nil
@@ -436,6 +442,9 @@ func stepHash(v *Value) (bool, error) {
 	v.elem.Member = f
 	if err := v.last(1, false); err != nil {
 		return false, err
+	}
+	if v.elem.More { // the expiry goes with the last piece
+		v.bigTTL, v.elem.ExpireAt = v.elem.ExpireAt, 0
 	}
 	if v.Encoding == EncValkeyHash2 {
 		if v.elem.More {
@@ -603,7 +612,7 @@ func stepModule(v *Value) (bool, error) {
 	start := c.mark
 	c.mark = -1
 	if err == errRetain {
-		return false, tooLarge("module value", uint64(c.pos-start), c.limit)
+		return false, overPayload("module value", c.limit-1)
 	}
 	v.elem.Value = c.buf[start:c.pos]
 	return true, err
