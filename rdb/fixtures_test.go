@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"testing/iotest"
 )
 
 // sharedTestdata is the shared fixture folder beside the repository.
@@ -102,8 +103,14 @@ func canonical(t testing.TB, e *Entry) canonKey {
 		}
 	case TypeList, TypeSet:
 		l := [][]byte{}
+		more := false
 		for v.Next() {
-			l = append(l, bytes.Clone(v.Elem().Member))
+			if more { // the rest of a chunked element
+				l[len(l)-1] = append(l[len(l)-1], v.Elem().Member...)
+			} else {
+				l = append(l, bytes.Clone(v.Elem().Member))
+			}
+			more = v.Elem().More
 		}
 		if e.Type == TypeSet {
 			sort.Slice(l, func(i, j int) bool { return bytes.Compare(l[i], l[j]) < 0 })
@@ -112,14 +119,25 @@ func canonical(t testing.TB, e *Entry) canonKey {
 	case TypeZSet, TypeHash:
 		p := [][]any{}
 		var fe [][]any
+		more := false
 		for v.Next() {
 			el := v.Elem()
+			if more { // the rest of a chunked hash value
+				last := p[len(p)-1]
+				last[1] = append(last[1].([]byte), el.Value...)
+				if !el.More && el.ExpireAt != 0 {
+					fe = append(fe, []any{last[0], el.ExpireAt})
+				}
+				more = el.More
+				continue
+			}
+			more = el.More
 			if e.Type == TypeZSet {
 				p = append(p, []any{bytes.Clone(el.Member), scoreText(el.Score)})
 				continue
 			}
 			p = append(p, []any{bytes.Clone(el.Member), bytes.Clone(el.Value)})
-			if el.ExpireAt != 0 {
+			if el.ExpireAt != 0 && !el.More {
 				fe = append(fe, []any{bytes.Clone(el.Member), el.ExpireAt})
 			}
 		}
@@ -247,14 +265,14 @@ func readExpected(t testing.TB, path string) (keys []canonKey, funcs []canonKey)
 }
 
 // decodeAll decodes a whole file into canonical keys and function lines.
-func decodeAll(t testing.TB, path string, r *Reader) (keys []canonKey, funcs []canonKey) {
+func decodeAll(t testing.TB, path string, r *Reader, wrap func(io.Reader) io.Reader) (keys []canonKey, funcs []canonKey) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r.Reset(f)
+	r.Reset(wrap(f))
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
@@ -338,31 +356,49 @@ func ptr(p *int64) any {
 }
 
 // TestGeneratedFixtures decodes every file written by every server version
-// and compares it with its .expected.jsonl, key by key.
+// and compares it with its .expected.jsonl, key by key: once as a file is
+// usually read, and once with every value over 64 bytes streamed element by
+// element in 5-byte chunks from a reader that returns one byte a call.
 func TestGeneratedFixtures(t *testing.T) {
 	dir := sharedDir(t, "generated")
 	files, err := filepath.Glob(filepath.Join(dir, "*", "*.rdb"))
 	if err != nil || len(files) < 100 {
 		t.Fatalf("found %d fixtures (%v)", len(files), err)
 	}
-	r := NewReader(nil)
+	modes := []struct {
+		name string
+		r    *Reader
+		wrap func(io.Reader) io.Reader
+	}{
+		{"whole", NewReader(nil), func(r io.Reader) io.Reader { return r }},
+		{"streamed", &Reader{MaxPayload: 64, ChunkSize: 5, VerifyChecksum: true}, iotest.OneByteReader},
+	}
 	for _, path := range files {
 		rel, _ := filepath.Rel(dir, path)
-		t.Run(rel, func(t *testing.T) {
-			got, gotFn := decodeAll(t, path, r)
-			if _, _, st := r.Checksum(); st != ChecksumOK {
-				t.Errorf("checksum state %v", st)
+		for _, m := range modes {
+			if m.name == "streamed" && testing.Short() {
+				continue
 			}
-			want, wantFn := readExpected(t, path[:len(path)-4]+".expected.jsonl")
-			compareKeys(t, got, want)
-			if len(gotFn) != len(wantFn) {
-				t.Fatalf("%d functions, want %d", len(gotFn), len(wantFn))
-			}
-			for i := range wantFn {
-				if gotFn[i].Library != wantFn[i].Library || gotFn[i].Code != wantFn[i].Code {
-					t.Errorf("function %d: %q %q, want %q %q", i, gotFn[i].Library, gotFn[i].Code, wantFn[i].Library, wantFn[i].Code)
-				}
-			}
-		})
+			t.Run(rel+"/"+m.name, func(t *testing.T) {
+				testFixture(t, path, m.r, m.wrap)
+			})
+		}
+	}
+}
+
+func testFixture(t *testing.T, path string, r *Reader, wrap func(io.Reader) io.Reader) {
+	got, gotFn := decodeAll(t, path, r, wrap)
+	if _, _, st := r.Checksum(); st != ChecksumOK {
+		t.Errorf("checksum state %v", st)
+	}
+	want, wantFn := readExpected(t, path[:len(path)-4]+".expected.jsonl")
+	compareKeys(t, got, want)
+	if len(gotFn) != len(wantFn) {
+		t.Fatalf("%d functions, want %d", len(gotFn), len(wantFn))
+	}
+	for i := range wantFn {
+		if gotFn[i].Library != wantFn[i].Library || gotFn[i].Code != wantFn[i].Code {
+			t.Errorf("function %d: %q %q, want %q %q", i, gotFn[i].Library, gotFn[i].Code, wantFn[i].Library, wantFn[i].Code)
+		}
 	}
 }
