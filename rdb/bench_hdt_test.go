@@ -1,0 +1,30 @@
+package rdb_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/hdt3213/rdb/core"
+	"github.com/hdt3213/rdb/model"
+)
+
+// BenchmarkHDT3213Decode is the reference: hdt3213/rdb's core.Decoder over
+// the same file, every value materialised as its model objects.
+func BenchmarkHDT3213Decode(b *testing.B) {
+	data := benchFile(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	keys := 0
+	for b.Loop() {
+		keys = 0
+		dec := core.NewDecoder(bytes.NewReader(data))
+		err := dec.Parse(func(o model.RedisObject) bool {
+			keys++
+			return true
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+}

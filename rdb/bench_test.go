@@ -1,0 +1,108 @@
+package rdb_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rdbkit/rdbkit/rdb"
+)
+
+// benchFile returns the large benchmark file made by `make bench-data`
+// (internal/cmd/genbench), read into memory so that the disk is not
+// measured, or skips.
+func benchFile(b *testing.B) []byte {
+	b.Helper()
+	path := os.Getenv("RDBKIT_BENCH_FILE")
+	if path == "" {
+		dir := os.Getenv("RDBKIT_BENCH_DIR")
+		if dir == "" {
+			cache, err := os.UserCacheDir()
+			if err != nil {
+				b.Skip(err)
+			}
+			dir = filepath.Join(cache, "rdbkit")
+		}
+		path = filepath.Join(dir, "bench-1m.rdb")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Skipf("no benchmark file (make bench-data): %v", err)
+	}
+	return data
+}
+
+// scan reads every record without decoding values.
+func scan(b *testing.B, data []byte, verify bool) (keys int) {
+	r := rdb.NewReader(bytes.NewReader(data))
+	r.VerifyChecksum = verify
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return keys
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if e.Kind == rdb.KindKey {
+			keys++
+		}
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	data := benchFile(b)
+	for _, verify := range []bool{false, true} {
+		name := "verify=off"
+		if verify {
+			name = "verify=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			keys := 0
+			for b.Loop() {
+				keys = scan(b, data, verify)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+		})
+	}
+}
+
+// decodeValues reads every element of every value.
+func decodeValues(b *testing.B, data []byte) (keys, elems int) {
+	r := rdb.NewReader(bytes.NewReader(data))
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return keys, elems
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if e.Kind != rdb.KindKey {
+			continue
+		}
+		keys++
+		v := e.Value()
+		for v.Next() {
+			elems++
+		}
+		if err := v.Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data := benchFile(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	keys := 0
+	for b.Loop() {
+		keys, _ = decodeValues(b, data)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+}
