@@ -55,11 +55,7 @@ func scan(b *testing.B, data []byte, verify bool) (keys int) {
 func BenchmarkScan(b *testing.B) {
 	data := benchFile(b)
 	for _, verify := range []bool{false, true} {
-		name := "verify=off"
-		if verify {
-			name = "verify=on"
-		}
-		b.Run(name, func(b *testing.B) {
+		b.Run(verifyName(verify), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			keys := 0
@@ -72,8 +68,9 @@ func BenchmarkScan(b *testing.B) {
 }
 
 // decodeValues reads every element of every value.
-func decodeValues(b *testing.B, data []byte) (keys, elems int) {
+func decodeValues(b *testing.B, data []byte, verify bool) (keys, elems int) {
 	r := rdb.NewReader(bytes.NewReader(data))
+	r.VerifyChecksum = verify
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
@@ -98,11 +95,22 @@ func decodeValues(b *testing.B, data []byte) (keys, elems int) {
 
 func BenchmarkDecode(b *testing.B) {
 	data := benchFile(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	keys := 0
-	for b.Loop() {
-		keys, _ = decodeValues(b, data)
+	for _, verify := range []bool{false, true} {
+		b.Run(verifyName(verify), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			keys := 0
+			for b.Loop() {
+				keys, _ = decodeValues(b, data, verify)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+}
+
+func verifyName(verify bool) string {
+	if verify {
+		return "verify=on"
+	}
+	return "verify=off"
 }

@@ -14,13 +14,13 @@ func lzfDecompress(out, in []byte) error {
 		ip++
 		if ctrl < 32 { // literal run of ctrl+1 bytes
 			n := ctrl + 1
-			if op+n > len(out) || ip+n > len(in) {
-				return corrupt("lzf literal overruns")
-			}
-			if op+n+8 <= len(out) && ip+n+8 <= len(in) {
+			if op+40 <= len(out) && ip+40 <= len(in) {
+				o, s := out[op:op+40], in[ip:ip+40] // n <= 32: five words at most
 				for i := 0; i < n; i += 8 {
-					binary.LittleEndian.PutUint64(out[op+i:], binary.LittleEndian.Uint64(in[ip+i:]))
+					binary.LittleEndian.PutUint64(o[i:i+8], binary.LittleEndian.Uint64(s[i:i+8]))
 				}
+			} else if op+n > len(out) || ip+n > len(in) {
+				return corrupt("lzf literal overruns")
 			} else {
 				copy(out[op:op+n], in[ip:ip+n])
 			}

@@ -24,8 +24,9 @@ const (
 
 // A Reader decodes an RDB stream: a dump.rdb file, the snapshot of a
 // replication full sync, or an AOF preamble. It reads its input through one
-// buffer of its own, so the io.Reader needs no buffering, and it reads no
-// further than the checksum that ends the RDB.
+// buffer of its own, so the io.Reader needs no buffering; it reads ahead, so
+// what follows the RDB in the input (the commands of an AOF after its
+// preamble) is in Buffered once Next has returned io.EOF.
 //
 // Set the exported options before the first call to Next. A Reader is not
 // safe for concurrent use.
@@ -78,10 +79,11 @@ const (
 	ChecksumDisabled                      // stored as 0: the writer had rdbchecksum off
 	ChecksumOK                            // computed and equal to the stored one
 	ChecksumSkipped                       // VerifyChecksum was off
+	ChecksumMismatch                      // computed and different from the stored one
 )
 
 func (s ChecksumState) String() string {
-	return [...]string{"unread", "none", "disabled", "ok", "not verified"}[s]
+	return [...]string{"unread", "none", "disabled", "ok", "not verified", "mismatch"}[s]
 }
 
 // NewReader returns a Reader of r that verifies the checksum.
@@ -113,6 +115,11 @@ func (r *Reader) Version() int { return r.version }
 // Valkey reports whether the header is Valkey's ("VALKEY080"), whose type
 // and opcode numbers above 21 differ from Redis's.
 func (r *Reader) Valkey() bool { return r.valkey }
+
+// Buffered returns the bytes the Reader has read from its input but not
+// decoded: after io.EOF from Next, what followed the RDB. The slice is
+// valid until the next call to Next or Reset.
+func (r *Reader) Buffered() []byte { return r.c.buf[r.c.pos:r.c.end] }
 
 // Offset returns the input offset of the next byte the Reader will decode.
 func (r *Reader) Offset() int64 { return r.c.offset() }
@@ -357,6 +364,7 @@ func (r *Reader) readEOF(off int64) error {
 		case !r.VerifyChecksum:
 			r.sumState = ChecksumSkipped
 		case v != r.sumComputed:
+			r.sumState = ChecksumMismatch
 			return &Error{Offset: off + 1, Field: "checksum",
 				Detail: "stored " + hex64(v) + ", computed " + hex64(r.sumComputed), Err: ErrChecksum}
 		default:

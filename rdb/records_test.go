@@ -247,3 +247,34 @@ func TestRecords(t *testing.T) {
 		})
 	}
 }
+
+func TestBuffered(t *testing.T) {
+	file := rdbFile("REDIS0011", []byte{0}, rstr("k"), rstr("v"))
+	r := NewReader(bytes.NewReader(append(bytes.Clone(file), "*1\r\n$4\r\nPING\r\n"...)))
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := string(r.Buffered()); got != "*1\r\n$4\r\nPING\r\n" {
+		t.Errorf("Buffered() = %q", got)
+	}
+	if r.Offset() != int64(len(file)) {
+		t.Errorf("Offset() = %d, want %d", r.Offset(), len(file))
+	}
+	bad := bytes.Clone(file)
+	bad[len(bad)-1] ^= 1
+	r.Reset(bytes.NewReader(bad))
+	for {
+		if _, err := r.Next(); err != nil {
+			break
+		}
+	}
+	if _, _, st := r.Checksum(); st != ChecksumMismatch {
+		t.Errorf("checksum state %v, want mismatch", st)
+	}
+}

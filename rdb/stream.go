@@ -248,6 +248,9 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 	return true, nil
 }
 
+// errBlobEnd is lpInt's and lpStr's report of the end of the listpack.
+var errBlobEnd = corrupt("end of blob")
+
 // lpInt returns the next listpack entry as an integer, or errBlobEnd.
 func (v *Value) lpInt() (int64, error) {
 	s, n, isInt, done, err := v.bl.next()

@@ -79,12 +79,13 @@ const (
 )
 
 type encInfo struct {
-	name   string // C name without RDB_TYPE_
+	name   string // C name without RDB_TYPE_; "" for an unknown encoding
 	typ    Type
 	object string // OBJECT ENCODING after load, "" for strings (depends on the value)
 }
 
-var encodings = map[Encoding]encInfo{
+// encodings is indexed by Encoding: Redis types, then Valkey's from valkeyBase.
+var encodings = [valkeyBase + 32]encInfo{
 	EncString:              {"string", TypeString, ""},
 	EncList:                {"list", TypeList, "linkedlist"},
 	EncSet:                 {"set", TypeSet, "hashtable"},
@@ -117,8 +118,8 @@ var encodings = map[Encoding]encInfo{
 // String returns the C name of the encoding without its RDB_TYPE_ prefix,
 // in lower case ("hash_listpack").
 func (e Encoding) String() string {
-	if in, ok := encodings[e]; ok {
-		return in.name
+	if e.known() {
+		return encodings[e].name
 	}
 	if e >= valkeyBase {
 		return "valkey_type(" + strconv.Itoa(int(e-valkeyBase)) + ")"
@@ -127,18 +128,29 @@ func (e Encoding) String() string {
 }
 
 // Type returns the logical type of values stored with encoding e.
-func (e Encoding) Type() Type { return encodings[e].typ }
+func (e Encoding) Type() Type {
+	if e.known() {
+		return encodings[e].typ
+	}
+	return 0
+}
+
+func (e Encoding) known() bool { return int(e) < len(encodings) && encodings[e].name != "" }
 
 // Known reports whether e is an encoding this package can decode.
 func (e Encoding) Known() bool {
-	_, ok := encodings[e]
-	return ok && e != EncModulePreGA
+	return e.known() && e != EncModulePreGA
 }
 
 // ObjectEncoding returns what OBJECT ENCODING would report for a value
 // loaded from this encoding ("listpack", "hashtable", ...); strings report
 // "" because their encoding depends on the value (see [Entry.ObjectEncoding]).
-func (e Encoding) ObjectEncoding() string { return encodings[e].object }
+func (e Encoding) ObjectEncoding() string {
+	if e.known() {
+		return encodings[e].object
+	}
+	return ""
+}
 
 // Kind tells what a record returned by [Reader.Next] is.
 type Kind uint8

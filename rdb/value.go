@@ -467,64 +467,79 @@ func (v *Value) valkeyTTL() error {
 }
 
 // stepBlob returns the elements of a value held in one blob: 1, 2 or 3
-// blob entries an element.
+// blob entries an element (member; field and value or member and score;
+// field, value and expiry).
 func stepBlob(v *Value) (bool, error) {
 	if v.phase == 0 {
 		if err := v.header(); err != nil {
 			return false, err
 		}
 	}
-	for i := range v.per {
-		s, err := v.blobEntry(i)
-		if err == errBlobEnd {
-			if i > 0 {
-				return false, corrupt("%v ends inside an element", v.bl.kind)
-			}
-			return false, nil
+	m, ok, err := v.blobText(0)
+	if !ok || err != nil {
+		return false, err
+	}
+	v.elem.Member = m
+	if v.per == 1 {
+		return true, nil
+	}
+	if v.Type == TypeZSet {
+		s, n, isInt, ok, err := v.blobEntry()
+		if !ok || err != nil {
+			return false, v.inElement(err)
 		}
-		if err != nil {
-			return false, err
+		v.elem.Score, err = blobScore(s, n, isInt)
+		return true, err
+	}
+	if v.elem.Value, ok, err = v.blobText(1); !ok || err != nil {
+		return false, v.inElement(err)
+	}
+	if v.per == 3 {
+		s, n, isInt, ok, err := v.blobEntry()
+		if !ok || err != nil {
+			return false, v.inElement(err)
 		}
-		switch i {
-		case 0:
-			v.elem.Member = s
-		case 1:
-			if v.Type == TypeZSet {
-				v.elem.Score, err = v.blobScore(s)
-			} else {
-				v.elem.Value = s
-			}
-		case 2:
-			v.elem.ExpireAt, err = blobInt(s, v.scratch[2])
-		}
-		if err != nil {
-			return false, err
-		}
+		v.elem.ExpireAt, err = blobInt(s, n, isInt)
+		return true, err
 	}
 	return true, nil
 }
 
-var errBlobEnd = corrupt("end of blob")
-
-// blobEntry returns the next entry of the current blob as bytes (integers
-// in decimal, formatted into scratch slot i), or errBlobEnd.
-func (v *Value) blobEntry(i int) ([]byte, error) {
-	s, n, isInt, done, err := v.bl.next()
+// inElement turns the end of a blob in the middle of an element into an
+// error.
+func (v *Value) inElement(err error) error {
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if done {
-		return nil, errBlobEnd
+	return corrupt("%v ends inside an element", v.bl.kind)
+}
+
+// blobEntry returns the next entry of the current blob; ok is false at its
+// end.
+func (v *Value) blobEntry() (s []byte, n int64, isInt, ok bool, err error) {
+	s, n, isInt, done, err := v.bl.next()
+	return s, n, isInt, !done, err
+}
+
+// blobText returns the next entry of the current blob as bytes, an integer
+// formatted in decimal into scratch slot i; ok is false at the blob's end.
+func (v *Value) blobText(i int) ([]byte, bool, error) {
+	s, n, isInt, done, err := v.bl.next()
+	if done || err != nil {
+		return nil, false, err
 	}
 	if isInt {
 		v.scratch[i] = strconv.AppendInt(v.scratch[i][:0], n, 10)
-		return v.scratch[i], nil
+		return v.scratch[i], true, nil
 	}
-	return s, nil
+	return s, true, nil
 }
 
-// blobScore parses a zset score stored in a ziplist or listpack entry.
-func (v *Value) blobScore(s []byte) (float64, error) {
+// blobScore returns a zset score stored in a ziplist or listpack entry.
+func blobScore(s []byte, n int64, isInt bool) (float64, error) {
+	if isInt {
+		return float64(n), nil
+	}
 	f, err := strconv.ParseFloat(string(s), 64)
 	if err != nil {
 		return 0, corrupt("zset score %q", s)
@@ -532,9 +547,11 @@ func (v *Value) blobScore(s []byte) (float64, error) {
 	return f, nil
 }
 
-// blobInt parses a field expiry stored in a listpack entry; scratch is the
-// slot the entry was formatted into if it was an integer.
-func blobInt(s, _ []byte) (int64, error) {
+// blobInt returns a field expiry stored in a listpack entry.
+func blobInt(s []byte, n int64, isInt bool) (int64, error) {
+	if isInt {
+		return n, nil
+	}
 	n, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil {
 		return 0, corrupt("field expiry %q", s)
@@ -547,13 +564,10 @@ func blobInt(s, _ []byte) (int64, error) {
 func stepQuicklist(v *Value) (bool, error) {
 	for {
 		if v.inBlob {
-			s, err := v.blobEntry(0)
-			if err == nil {
+			s, ok, err := v.blobText(0)
+			if ok || err != nil {
 				v.elem.Member = s
-				return true, nil
-			}
-			if err != errBlobEnd {
-				return false, err
+				return ok, err
 			}
 			v.inBlob = false
 		}
