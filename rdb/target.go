@@ -15,7 +15,7 @@ var minVersion = map[Encoding]int{
 	EncSetListpack: 11, EncStreamListpacks3: 11,
 	EncHashMetadataPreGA: 12, EncHashListpackExPreGA: 12, EncHashMetadata: 12, EncHashListpackEx: 12,
 	EncStreamListpacks4: 13,
-	EncHashZipmap: 2, EncListZiplist: 2, EncSetIntset: 2, EncZSetZiplist: 2,
+	EncHashZipmap:       2, EncListZiplist: 2, EncSetIntset: 2, EncZSetZiplist: 2,
 }
 
 // Knows reports whether the target's RESTORE accepts values of encoding

@@ -100,6 +100,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			infoCommand(),
 			keysCommand(),
 			checkCommand(),
+			fetchCommand(),
 		},
 		HideVersion:    true,
 		ExitErrHandler: func(*cli.Context, error) {},
