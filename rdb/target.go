@@ -10,12 +10,26 @@ type Target struct {
 
 // minVersion is the first RDB version of each encoding. See redis/src/rdb.h.
 var minVersion = map[Encoding]int{
-	EncZSet2: 8, EncModule2: 8, EncHashZiplist: 2, EncListQuicklist: 7, EncStreamListpacks: 9,
-	EncHashListpack: 10, EncZSetListpack: 10, EncListQuicklist2: 10, EncStreamListpacks2: 10,
-	EncSetListpack: 11, EncStreamListpacks3: 11,
-	EncHashMetadataPreGA: 12, EncHashListpackExPreGA: 12, EncHashMetadata: 12, EncHashListpackEx: 12,
-	EncStreamListpacks4: 13,
-	EncHashZipmap:       2, EncListZiplist: 2, EncSetIntset: 2, EncZSetZiplist: 2,
+	EncHashZipmap:          2,
+	EncListZiplist:         2,
+	EncSetIntset:           2,
+	EncZSetZiplist:         2,
+	EncHashZiplist:         2,
+	EncListQuicklist:       7,
+	EncZSet2:               8,
+	EncModule2:             8,
+	EncStreamListpacks:     9,
+	EncHashListpack:        10,
+	EncZSetListpack:        10,
+	EncListQuicklist2:      10,
+	EncStreamListpacks2:    10,
+	EncSetListpack:         11,
+	EncStreamListpacks3:    11,
+	EncHashMetadataPreGA:   12,
+	EncHashListpackExPreGA: 12,
+	EncHashMetadata:        12,
+	EncHashListpackEx:      12,
+	EncStreamListpacks4:    13,
 }
 
 // Knows reports whether the target's RESTORE accepts values of encoding
