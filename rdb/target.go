@@ -14,7 +14,7 @@ var minVersion = map[Encoding]int{
 	EncListZiplist:         2,
 	EncSetIntset:           2,
 	EncZSetZiplist:         2,
-	EncHashZiplist:         2,
+	EncHashZiplist:         3,
 	EncListQuicklist:       7,
 	EncZSet2:               8,
 	EncModule2:             8,
@@ -40,7 +40,7 @@ func (t Target) Knows(enc Encoding) bool {
 		return false
 	}
 	if enc >= valkeyBase {
-		return t.Valkey
+		return t.Valkey && t.Version >= MinValkeyVersion
 	}
 	v := t.Version
 	if t.Valkey {
