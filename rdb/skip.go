@@ -11,29 +11,29 @@ func (r *Reader) skipValue(enc Encoding) error {
 		EncHashZiplist, EncHashListpack, EncZSetListpack, EncSetListpack, EncHashListpackExPreGA:
 		return c.skipStr()
 	case EncList, EncSet, EncListQuicklist:
-		return skipN(c, 1, 0)
+		return skipElems(c, shapeStr)
 	case EncHash:
-		return skipN(c, 2, 0)
+		return skipElems(c, shapeStrStr)
 	case EncZSet:
-		return skipZSet(c)
+		return skipElems(c, shapeStrDouble)
 	case EncZSet2:
-		return skipN(c, 1, 8)
+		return skipElems(c, shapeStrRaw8)
 	case EncListQuicklist2:
-		return skipQuicklist2(c)
+		return skipElems(c, shapeLenStr)
 	case EncHashListpackEx:
-		if err := c.skip(8); err != nil {
+		if err := c.skip(8); err != nil { // min expire
 			return err
 		}
 		return c.skipStr()
-	case EncHashMetadata, EncHashMetadataPreGA:
-		if enc == EncHashMetadata {
-			if err := c.skip(8); err != nil {
-				return err
-			}
+	case EncHashMetadata:
+		if err := c.skip(8); err != nil { // min expire
+			return err
 		}
-		return skipHashMeta(c)
+		return skipElems(c, shapeLenStrStr)
+	case EncHashMetadataPreGA:
+		return skipElems(c, shapeLenStrStr)
 	case EncValkeyHash2:
-		return skipN(c, 2, 8)
+		return skipElems(c, shapeStrStrRaw8)
 	case EncModule2:
 		if _, err := c.plainLen(); err != nil {
 			return err
@@ -45,78 +45,49 @@ func (r *Reader) skipValue(enc Encoding) error {
 	return corrupt("cannot walk encoding %v", enc)
 }
 
-// skipN passes over a count and that many elements of strs strings followed
-// by tail raw bytes each.
-func skipN(c *cursor, strs int, tail uint64) error {
+// A field is one part of an element in the hashtable-like encodings.
+type field uint8
+
+const (
+	fieldStr    field = iota // an RDB string
+	fieldLen                 // an RDB length
+	fieldDouble              // a string-encoded double
+	fieldRaw8                // 8 raw bytes (binary double, Unix ms)
+)
+
+// The element shapes of the encodings that store a count and then
+// elements.
+var (
+	shapeStr        = []field{fieldStr}                      // list, set, quicklist nodes
+	shapeStrStr     = []field{fieldStr, fieldStr}            // hash
+	shapeStrDouble  = []field{fieldStr, fieldDouble}         // zset
+	shapeStrRaw8    = []field{fieldStr, fieldRaw8}           // zset_2
+	shapeLenStr     = []field{fieldLen, fieldStr}            // quicklist_2 nodes
+	shapeLenStrStr  = []field{fieldLen, fieldStr, fieldStr}  // hash metadata: ttl, field, value
+	shapeStrStrRaw8 = []field{fieldStr, fieldStr, fieldRaw8} // Valkey HASH_2: field, value, expiry
+)
+
+// skipElems passes over a count and that many elements of the given shape.
+func skipElems(c *cursor, shape []field) error {
 	n, err := c.plainLen()
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		for range strs {
-			if err := c.skipStr(); err != nil {
-				return err
+	for ; n > 0 && err == nil; n-- {
+		for _, f := range shape {
+			switch f {
+			case fieldStr:
+				err = c.skipStr()
+			case fieldLen:
+				_, err = c.plainLen()
+			case fieldDouble:
+				err = c.skipDouble()
+			case fieldRaw8:
+				err = c.skip(8)
+			}
+			if err != nil {
+				break
 			}
 		}
-		if tail > 0 {
-			if err := c.skip(tail); err != nil {
-				return err
-			}
-		}
 	}
-	return nil
-}
-
-func skipZSet(c *cursor) error {
-	n, err := c.plainLen()
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		if err := c.skipStr(); err != nil {
-			return err
-		}
-		if err := c.skipDouble(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func skipQuicklist2(c *cursor) error {
-	n, err := c.plainLen()
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		if _, err := c.plainLen(); err != nil {
-			return err
-		}
-		if err := c.skipStr(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// skipHashMeta passes over n × (ttl, field, value).
-func skipHashMeta(c *cursor) error {
-	n, err := c.plainLen()
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		if _, err := c.plainLen(); err != nil {
-			return err
-		}
-		if err := c.skipStr(); err != nil {
-			return err
-		}
-		if err := c.skipStr(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return err
 }
 
 // Module value opcodes. See redis/src/rdb.h RDB_MODULE_OPCODE_*.
