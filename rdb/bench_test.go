@@ -3,36 +3,14 @@ package rdb_test
 import (
 	"bytes"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/rdbkit/rdbkit/internal/benchdata"
 
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
-// benchFile returns the large benchmark file made by `make bench-data`
-// (internal/cmd/genbench), read into memory so that the disk is not
-// measured, or skips.
-func benchFile(b *testing.B) []byte {
-	b.Helper()
-	path := os.Getenv("RDBKIT_BENCH_FILE")
-	if path == "" {
-		dir := os.Getenv("RDBKIT_BENCH_DIR")
-		if dir == "" {
-			cache, err := os.UserCacheDir()
-			if err != nil {
-				b.Skip(err)
-			}
-			dir = filepath.Join(cache, "rdbkit")
-		}
-		path = filepath.Join(dir, "bench-1m.rdb")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Skipf("no benchmark file (make bench-data): %v", err)
-	}
-	return data
-}
+func benchFile(b *testing.B) []byte { return benchdata.Load(b) }
 
 // scan reads every record without decoding values.
 func scan(b *testing.B, data []byte, verify bool) (keys int) {

@@ -46,6 +46,8 @@
 package main
 
 import (
+	"github.com/rdbkit/rdbkit/internal/benchdata"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -135,19 +137,11 @@ func outputPath(out string, keys int) (string, error) {
 	if out != "" {
 		return filepath.Abs(out)
 	}
-	dir := os.Getenv("RDBKIT_BENCH_DIR")
-	if dir == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("no RDBKIT_BENCH_DIR, XDG_CACHE_HOME or home directory: %w", err)
-			}
-			cache = filepath.Join(home, ".cache")
-		}
-		dir = filepath.Join(cache, "rdbkit")
+	dir, err := benchdata.Dir()
+	if err != nil {
+		return "", fmt.Errorf("no RDBKIT_BENCH_DIR, XDG_CACHE_HOME or home directory: %w", err)
 	}
-	name := "bench-1m.rdb"
+	name := benchdata.Name
 	if keys != defaultKeys {
 		// Keep the 1M cache intact when a different size is asked for.
 		name = "bench-" + strconv.Itoa(keys) + ".rdb"
