@@ -93,7 +93,7 @@ func FuzzReader(f *testing.F) {
 }
 
 // TestTruncated cuts fixtures at every offset (256 offsets for the files
-// over 4 KiB, 32 over 64 KiB; 64 over 1 KiB under the race detector): each cut must fail with io.ErrUnexpectedEOF at exactly the
+// over 4 KiB, 32 over 64 KiB; 24 over 256 bytes under the race detector): each cut must fail with io.ErrUnexpectedEOF at exactly the
 // cut, or ErrNotRDB inside the header, never panic or hang.
 func TestTruncated(t *testing.T) {
 	for _, path := range fixtureFiles(t) {
@@ -108,8 +108,8 @@ func TestTruncated(t *testing.T) {
 		switch {
 		case len(data) > 64<<10:
 			step = len(data) / 32
-		case testing.Short() || raceEnabled && len(data) > 1<<10:
-			step = max(1, len(data)/64)
+		case testing.Short() || raceEnabled && len(data) > 256:
+			step = max(1, len(data)/24)
 		case len(data) > 4<<10:
 			step = max(1, len(data)/256)
 		}
