@@ -15,6 +15,7 @@ func BenchmarkHDT3213Decode(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	keys := 0
+	start := cpuTime()
 	for b.Loop() {
 		keys = 0
 		dec := core.NewDecoder(bytes.NewReader(data))
@@ -26,5 +27,6 @@ func BenchmarkHDT3213Decode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
 }

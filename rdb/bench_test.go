@@ -37,9 +37,11 @@ func BenchmarkScan(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			keys := 0
+			start := cpuTime()
 			for b.Loop() {
 				keys = scan(b, data, verify)
 			}
+			reportCPU(b, start)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
 		})
 	}
@@ -78,9 +80,11 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			keys := 0
+			start := cpuTime()
 			for b.Loop() {
 				keys, _ = decodeValues(b, data, verify)
 			}
+			reportCPU(b, start)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
 		})
 	}
