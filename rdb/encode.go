@@ -166,9 +166,6 @@ func (lb *listpackBuilder) reset() {
 	lb.n = 0
 }
 
-// len returns the number of entries appended since reset.
-func (lb *listpackBuilder) len() int { return lb.n }
-
 // appendString appends s, as an integer if it is the canonical decimal
 // form of one. See redis/src/listpack.c lpEncodeGetType.
 func (lb *listpackBuilder) appendString(s []byte) {

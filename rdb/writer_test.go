@@ -307,7 +307,7 @@ func checkLoadedKey(t *testing.T, c *redis.Client, db int, key string, e *Entry)
 	case TypeString:
 		var s string
 		s, err = c.Get(ctx, key).Result()
-		if s != v.Str {
+		if err != nil || s != v.Str {
 			t.Errorf("%s: value differs (%d bytes, want %d)", name, len(s), len(v.Str))
 		}
 		return
@@ -323,7 +323,7 @@ func checkLoadedKey(t *testing.T, c *redis.Client, db int, key string, e *Entry)
 	case TypeHash:
 		var m map[string]string
 		m, err = c.HGetAll(ctx, key).Result()
-		if fmt.Sprint(m) != fmt.Sprint(v.Hash) {
+		if err != nil || fmt.Sprint(m) != fmt.Sprint(v.Hash) {
 			t.Errorf("%s: HGETALL differs", name)
 		}
 		return
