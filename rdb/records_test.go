@@ -278,3 +278,15 @@ func TestBuffered(t *testing.T) {
 		t.Errorf("checksum state %v, want mismatch", st)
 	}
 }
+
+func TestAppendDecimal(t *testing.T) {
+	for _, n := range []int64{0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, -1, -9999, math.MaxInt64, math.MinInt64} {
+		got := appendDecimal(nil, n)
+		if string(got) != strconv.FormatInt(n, 10) {
+			t.Errorf("appendDecimal(%d) = %q", n, got)
+		}
+		if len(got) != cap(got) && n >= 0 && n <= smallDecimalMax {
+			t.Errorf("appendDecimal(%d): capacity %d allows writing into the table", n, cap(got))
+		}
+	}
+}

@@ -279,6 +279,8 @@ func (v *Value) lpStr(arena *[]byte) ([]byte, error) {
 		return nil, err
 	case done:
 		return nil, errBlobEnd
+	case isInt && n >= 0 && n <= smallDecimalMax:
+		return appendDecimal(nil, n), nil
 	case isInt:
 		start := len(*arena)
 		*arena = strconv.AppendInt(*arena, n, 10)

@@ -529,8 +529,7 @@ func (v *Value) blobText(i int) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if isInt {
-		v.scratch[i] = strconv.AppendInt(v.scratch[i][:0], n, 10)
-		return v.scratch[i], true, nil
+		return appendDecimal(v.scratch[i], n), true, nil
 	}
 	return s, true, nil
 }
