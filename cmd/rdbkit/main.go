@@ -101,6 +101,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			keysCommand(),
 			checkCommand(),
 			fetchCommand(),
+			restoreCommand(),
+			probeCommand(),
 		},
 		HideVersion:    true,
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -1,0 +1,165 @@
+package loader
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A pcmd is one command to send for a job, with its reply.
+type pcmd struct {
+	args []any
+	j    *job
+	db   int
+
+	cmd    *redis.Cmd // the last attempt
+	addr   string     // where to send it next (MOVED/ASK), "" for the slot's owner
+	asking bool       // precede it with ASKING (an ASK redirection)
+
+	err    error // the final reply error (redis.Nil included), or a transport error
+	netErr bool  // err is a transport error: the command may or may not have run
+	resent bool  // it was sent again after a transport error
+}
+
+// maxRedirects bounds the MOVED/ASK hops of one command on top of the
+// retries.
+const maxRedirects = 16
+
+// exec sends cmds, pipelined per node, in order per node, and fills in
+// their replies. It follows MOVED (updating the slot map) and ASK, and
+// waits and sends again on TRYAGAIN, LOADING, CLUSTERDOWN, MASTERDOWN and
+// BUSY. A command whose connection failed is sent again only if
+// retryNet is set (RESTORE: a second one finds the key already there,
+// which the caller checks); otherwise its err is the transport error.
+func (l *Loader) exec(ctx context.Context, cmds []*pcmd, retryNet bool) {
+	todo := cmds
+	for attempt := 0; ; attempt++ {
+		var again []*pcmd
+		wait := false
+		for _, grp := range l.groupByNode(todo) {
+			a, w := l.execNode(ctx, grp.addr, grp.cmds, retryNet)
+			again = append(again, a...)
+			wait = wait || w
+		}
+		if len(again) == 0 {
+			return
+		}
+		if attempt >= l.o.Retries+maxRedirects || wait && attempt >= l.o.Retries || ctx.Err() != nil {
+			for _, p := range again {
+				if p.err == nil {
+					p.err = p.cmd.Err()
+				}
+				if p.err == nil {
+					p.err = ctx.Err()
+				}
+			}
+			return
+		}
+		if wait {
+			if !sleep(ctx, l.backoff(attempt)) {
+				continue // the next round fails them with ctx.Err()
+			}
+			if l.slots != nil {
+				_ = l.refreshSlots(ctx, false)
+			}
+		}
+		todo = again
+	}
+}
+
+type nodeCmds struct {
+	addr string
+	cmds []*pcmd
+}
+
+// groupByNode splits cmds by destination, keeping their order.
+func (l *Loader) groupByNode(cmds []*pcmd) []nodeCmds {
+	var groups []nodeCmds
+	for _, p := range cmds {
+		addr := p.addr
+		if addr == "" {
+			addr = l.owner(p.j.slot)
+		}
+		i := 0
+		for i < len(groups) && groups[i].addr != addr {
+			i++
+		}
+		if i == len(groups) {
+			groups = append(groups, nodeCmds{addr: addr})
+		}
+		groups[i].cmds = append(groups[i].cmds, p)
+	}
+	return groups
+}
+
+// execNode sends cmds to the node at addr in one pipeline and returns the
+// commands to send again, and whether to wait before that.
+func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryNet bool) (again []*pcmd, wait bool) {
+	pipe := l.client(addr).Pipeline()
+	db := -1
+	for _, p := range cmds {
+		if l.slots == nil && p.db != db {
+			db = p.db
+			_ = pipe.Process(ctx, redis.NewCmd(ctx, "SELECT", db))
+		}
+		if p.asking {
+			_ = pipe.Process(ctx, redis.NewCmd(ctx, "ASKING"))
+		}
+		p.cmd = redis.NewCmd(ctx, p.args...)
+		_ = pipe.Process(ctx, p.cmd)
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, p := range cmds {
+		err := p.cmd.Err()
+		p.addr, p.asking, p.err, p.netErr = "", false, err, false
+		if err == nil || err == redis.Nil {
+			continue
+		}
+		msg, isReply := isRedisError(err)
+		switch {
+		case !isReply:
+			p.netErr = true
+			if retryNet && ctx.Err() == nil {
+				l.retries.Add(1)
+				p.resent = true
+				again = append(again, p)
+				wait = true
+			}
+		case hasCode(err, "MOVED", "ASK"):
+			kind, slot, to, ok := redirect(msg)
+			if !ok {
+				continue
+			}
+			p.addr, p.asking = to, kind == "ASK"
+			if kind == "MOVED" && l.slots != nil {
+				l.slots.set(slot, to)
+			}
+			l.redirects.Add(1)
+			again = append(again, p)
+		case hasCode(err, "TRYAGAIN", "LOADING", "CLUSTERDOWN", "MASTERDOWN", "BUSY"):
+			l.retries.Add(1)
+			again = append(again, p)
+			wait = true
+		}
+	}
+	return again, wait
+}
+
+// backoff returns the wait before retry attempt+1.
+func (l *Loader) backoff(attempt int) time.Duration {
+	d := l.o.RetryBackoff << min(attempt, 10)
+	return min(d, 2*time.Second)
+}
+
+// sleep waits for d or until ctx is done, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,169 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rdbkit/rdbkit/rdb"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestTargetFor(t *testing.T) {
+	tests := []struct {
+		server, version string
+		want            rdb.Target
+	}{
+		{"redis", "7.0.15", rdb.Target{Version: 10}},
+		{"redis", "7.2.6", rdb.Target{Version: 11}},
+		{"redis", "7.4.1", rdb.Target{Version: 12}},
+		{"redis", "7.9.224", rdb.Target{Version: 12}}, // 8.0 pre-release
+		{"redis", "8.4.0", rdb.Target{Version: 12}},
+		{"redis", "8.6.0", rdb.Target{Version: 13}},
+		{"redis", "255.255.255", rdb.Target{Version: 13}},
+		{"redis", "6.2.14", rdb.Target{Version: 9}},
+		{"redis", "5.0.7", rdb.Target{Version: 9}},
+		{"redis", "4.0.14", rdb.Target{Version: 8}},
+		{"redis", "3.2.12", rdb.Target{Version: 7}},
+		{"redis", "2.8.24", rdb.Target{Version: 6}},
+		{"valkey", "7.2.5", rdb.Target{Version: 11}},
+		{"valkey", "8.0.1", rdb.Target{Version: 11}},
+		{"valkey", "8.1.3", rdb.Target{Version: 11}},
+		{"valkey", "9.0.0", rdb.Target{Version: 80, Valkey: true}},
+	}
+	for _, tt := range tests {
+		if got := TargetFor(tt.server, tt.version); got != tt.want {
+			t.Errorf("TargetFor(%s, %s) = %+v, want %+v", tt.server, tt.version, got, tt.want)
+		}
+	}
+}
+
+func TestRedirect(t *testing.T) {
+	tests := []struct {
+		msg, kind string
+		slot      int
+		addr      string
+		ok        bool
+	}{
+		{"MOVED 3999 127.0.0.1:6381", "MOVED", 3999, "127.0.0.1:6381", true},
+		{"ASK 0 [::1]:7000", "ASK", 0, "[::1]:7000", true},
+		{"MOVED 16384 h:1", "", 0, "", false},
+		{"MOVEDX 1 h:1", "", 0, "", false},
+		{"ERR something", "", 0, "", false},
+	}
+	for _, tt := range tests {
+		kind, slot, addr, ok := redirect(tt.msg)
+		if kind != tt.kind || slot != tt.slot || addr != tt.addr || ok != tt.ok {
+			t.Errorf("redirect(%q) = %q %d %q %v", tt.msg, kind, slot, addr, ok)
+		}
+	}
+	if !hasCode(redisErr("BUSYKEY Target key name already exists."), "BUSYKEY") ||
+		hasCode(redisErr("ERR BUSYKEY"), "BUSYKEY") || hasCode(errors.New("BUSYKEY x"), "BUSYKEY") {
+		t.Error("hasCode")
+	}
+}
+
+// redisErr is an error reply, as go-redis returns it.
+type redisErr string
+
+func (e redisErr) Error() string { return string(e) }
+func (redisErr) RedisError()     {}
+
+var _ redis.Error = redisErr("")
+
+func TestTracker(t *testing.T) {
+	var tr tracker
+	offs := []int64{10, 20, 30, 40, 50}
+	for _, o := range offs {
+		tr.add(o)
+	}
+	if cp := tr.checkpoint(); cp.Offset != -1 || cp.Last != 50 || len(cp.Done) != 0 {
+		t.Fatalf("%+v", cp)
+	}
+	tr.done(1, true)
+	tr.done(3, true)
+	if cp := tr.checkpoint(); cp.Offset != -1 || len(cp.Done) != 2 || cp.Done[0] != 20 || cp.Done[1] != 40 {
+		t.Fatalf("%+v", cp)
+	}
+	tr.done(0, true)
+	if cp := tr.checkpoint(); cp.Offset != 20 || len(cp.Done) != 1 {
+		t.Fatalf("%+v", cp)
+	}
+	tr.done(2, false) // failed: holds the checkpoint back
+	tr.done(4, true)
+	if cp := tr.checkpoint(); cp.Offset != 20 || len(cp.Done) != 2 || cp.Keys != 4 {
+		t.Fatalf("%+v", cp)
+	}
+}
+
+func TestByteSemBounds(t *testing.T) {
+	s := newByteSem(100)
+	ctx := context.Background()
+	a, err := s.acquire(ctx, 60)
+	if err != nil || a != 60 {
+		t.Fatal(a, err)
+	}
+	got := make(chan int64)
+	go func() {
+		n, _ := s.acquire(ctx, 1000)
+		got <- n
+	}()
+	select {
+	case <-got:
+		t.Fatal("acquired past the bound")
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.release(a)
+	if n := <-got; n != 100 {
+		t.Fatalf("took %d, want the capacity", n)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.acquire(cctx, 1); err == nil {
+		t.Fatal("acquire with a cancelled context while full")
+	}
+}
+
+// TestDigest checks that the digest of a value does not depend on its
+// encoding: every key of a Redis 7.4 file, and the same key transcoded
+// for Redis 7.0.
+func TestDigest(t *testing.T) {
+	path := filepath.Join(generated, "redis-7.4", "all-in-one.rdb")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	r := rdb.NewReader(f)
+	target := rdb.Target{Version: 10}
+	n := 0
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind != rdb.KindKey || e.Type == rdb.TypeHash && e.Encoding != rdb.EncHashListpack && e.Encoding != rdb.EncHash {
+			continue // field TTLs: transcoding may leave expired fields out
+		}
+		a, ok := digest(e.Value())
+		out, _, err := rdb.Transcode(nil, e.Payload, e.Encoding, target, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Key, err)
+		}
+		b, ok2 := digest(rdb.NewPayloadValue(out, 10))
+		if !ok || !ok2 || a != b {
+			t.Errorf("%s (%v): digests differ", e.Key, e.Encoding)
+		}
+		n++
+	}
+	if n < 100 {
+		t.Fatalf("%d keys", n)
+	}
+}

@@ -1,0 +1,366 @@
+package loader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rdbkit/rdbkit/internal/rewrite"
+	"github.com/rdbkit/rdbkit/rdb"
+	"github.com/redis/go-redis/v9"
+)
+
+// runWorker sends jobs until both its queues are closed: RESTOREs in
+// pipelines of up to Options.Pipeline, other jobs one at a time.
+func (l *Loader) runWorker(w *worker) {
+	defer l.wg.Done()
+	batch := make([]*job, 0, l.o.Pipeline)
+	shared, own := w.node.queue, w.queue
+	for shared != nil || own != nil {
+		var j *job
+		var ok bool
+		select {
+		case j, ok = <-shared:
+			if !ok {
+				shared = nil
+				continue
+			}
+		case j, ok = <-own:
+			if !ok {
+				own = nil
+				continue
+			}
+		}
+		batch = append(batch[:0], j)
+	drain:
+		for shared != nil && len(batch) < l.o.Pipeline {
+			select {
+			case j2, ok := <-shared:
+				if !ok {
+					shared = nil
+					break drain
+				}
+				batch = append(batch, j2)
+			default:
+				break drain
+			}
+		}
+		l.process(batch)
+	}
+}
+
+// process sends a batch of jobs.
+func (l *Loader) process(batch []*job) {
+	var cmds []*pcmd
+	for _, j := range batch {
+		if j.kind == jobRestore || j.kind == jobExists {
+			if err := l.Err(); err != nil {
+				l.finish(j, outFailed, notSent(err))
+				continue
+			}
+			cmds = append(cmds, &pcmd{args: l.restoreArgs(j), j: j, db: j.db})
+		}
+	}
+	if len(cmds) > 0 {
+		l.exec(l.ctx, cmds, true)
+		for _, p := range cmds {
+			if p.j.kind == jobExists {
+				l.existsDone(p)
+			} else {
+				l.restoreDone(p)
+			}
+		}
+	}
+	for _, j := range batch {
+		switch j.kind {
+		case jobRewrite:
+			l.rewriteKey(j)
+		case jobChunk:
+			l.chunk(j)
+		}
+	}
+}
+
+func notSent(err error) string { return "not sent: " + err.Error() }
+
+// restoreArgs returns RESTORE key ttl payload ABSTTL [IDLETIME n | FREQ n]
+// [REPLACE] (EXISTS key in a dry run).
+func (l *Loader) restoreArgs(j *job) []any {
+	if j.kind == jobExists {
+		return []any{"EXISTS", j.key}
+	}
+	args := make([]any, 0, 9)
+	args = append(args, "RESTORE", j.key, j.expireAt, j.dump, "ABSTTL")
+	switch {
+	case j.idle >= 0:
+		args = append(args, "IDLETIME", j.idle)
+	case j.freq >= 0:
+		args = append(args, "FREQ", j.freq)
+	}
+	if l.o.Conflict == ConflictReplace {
+		args = append(args, "REPLACE")
+	}
+	return args
+}
+
+// restoreDone settles a key from the reply to its RESTORE.
+func (l *Loader) restoreDone(p *pcmd) {
+	j := p.j
+	err := p.err
+	switch {
+	case err == nil:
+		l.finish(j, j.out, "")
+	case hasCode(err, "BUSYKEY"):
+		if (j.inDoubt || p.resent) && l.sameValue(j) {
+			l.statsMu.Lock()
+			l.stats.Recovered++
+			l.statsMu.Unlock()
+			l.finish(j, j.out, "")
+			return
+		}
+		l.conflict(j)
+	case p.netErr:
+		l.setFatal(fmt.Errorf("%s: %w", l.owner(j.slot), err))
+		l.finish(j, outFailed, "connection lost, may or may not be written: "+err.Error())
+	case isPayloadRefused(err) && j.dump[0] == byte(rdb.EncModule2):
+		v := rdb.NewPayloadValue(j.dump[:len(j.dump)-10], l.target.Version)
+		v.Next()
+		l.finish(j, outFailed, fmt.Sprintf("RESTORE: %v (module type %s, encoding version %d: the server may lack the module)",
+			err, v.ModuleName, v.ModuleVersion))
+	case l.o.Mode == ModeAuto && isPayloadRefused(err):
+		// The server refused the payload (a version or an encoding it does
+		// not know after all): commands may still do.
+		raw := j.dump[:len(j.dump)-10]
+		enc := rdb.NewPayloadValue(raw, l.target.Version).Encoding
+		j.entry = &rdb.Entry{Kind: rdb.KindKey, DB: j.db, Key: j.key, Type: enc.Type(), Encoding: enc,
+			ExpireAt: j.expireAt, Idle: -1, Freq: -1, Payload: raw}
+		j.out = outRewritten
+		why := strings.TrimPrefix(err.Error(), "ERR ")
+		l.rewriteKeyAfter(j, "RESTORE refused it ("+why+")")
+	default:
+		l.finish(j, outFailed, "RESTORE: "+err.Error())
+	}
+}
+
+// isPayloadRefused reports whether RESTORE failed on the payload itself.
+func isPayloadRefused(err error) bool {
+	msg, ok := isRedisError(err)
+	return ok && (strings.Contains(msg, "DUMP payload version or checksum are wrong") ||
+		strings.Contains(msg, "Bad data format"))
+}
+
+// conflict settles a key that exists in the destination.
+func (l *Loader) conflict(j *job) {
+	if l.o.Conflict == ConflictSkip {
+		l.finish(j, outSkipped, "")
+		return
+	}
+	why := "key exists (BUSYKEY)"
+	if j.inDoubt {
+		why = "key exists with another value (the interrupted run may have been first)"
+	}
+	l.finish(j, outConflict, why)
+}
+
+// finish settles j and gives back what it holds.
+func (l *Loader) finish(j *job, out outcome, reason string) {
+	l.settle(j, out, reason)
+	l.sem.release(j.held)
+	j.held = 0
+	if j.dump != nil {
+		l.putBuf(j.dump)
+		j.dump = nil
+	}
+	j.entry = nil
+}
+
+// rewriteKey writes a key with commands made from its payload. A lost
+// connection starts the key over (the first command deletes the
+// temporary key), up to Options.Retries times.
+func (l *Loader) rewriteKey(j *job) { l.rewriteKeyAfter(j, "") }
+
+func (l *Loader) rewriteKeyAfter(j *job, why string) {
+	for attempt := 0; ; attempt++ {
+		if err := l.Err(); err != nil {
+			l.finish(j, outFailed, notSent(err))
+			return
+		}
+		out, reason, retry := l.rewriteOnce(j)
+		if retry && attempt < l.o.Retries && l.ctx.Err() == nil {
+			sleep(l.ctx, l.backoff(attempt))
+			continue
+		}
+		if retry {
+			l.setFatal(errors.New(reason))
+		}
+		if out == outFailed && why != "" {
+			reason = why + "; " + reason
+		}
+		l.finish(j, out, reason)
+		return
+	}
+}
+
+// keyError is a failed command of a key.
+type keyError struct{ p *pcmd }
+
+func (e *keyError) Error() string {
+	name := fmt.Sprint(e.p.args[0])
+	return name + ": " + e.p.err.Error()
+}
+
+// rewriteOnce writes j with commands once. retry: it failed on a lost
+// connection and may be started over.
+func (l *Loader) rewriteOnce(j *job) (out outcome, reason string, retry bool) {
+	opts := l.rewriteOptions(j.key, j.seq)
+	var loss rewrite.Loss
+	opts.Loss = &loss
+	var buf []*pcmd
+	var size, total int64
+	var last *pcmd
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		l.exec(l.ctx, buf, false)
+		for _, p := range buf {
+			if p.err != nil && p.err != redis.Nil {
+				return &keyError{p}
+			}
+		}
+		last, buf, size = buf[len(buf)-1], buf[:0], 0
+		return nil
+	}
+	emit := func(args [][]byte) error {
+		cmd := make([]any, len(args))
+		for i, a := range args {
+			cmd[i] = bytes.Clone(a)
+			size += int64(len(a))
+		}
+		buf = append(buf, &pcmd{args: cmd, j: j, db: j.db})
+		if len(buf) >= l.o.Pipeline || size >= chunkBytes {
+			total += size
+			return flush()
+		}
+		return nil
+	}
+	err := rewrite.Commands(j.entry, j.entry.Value(), opts, emit)
+	total += size
+	if err == nil {
+		err = flush()
+	}
+	var ke *keyError
+	switch {
+	case err == rewrite.ErrEmpty:
+		return outExpired, "", false
+	case errors.As(err, &ke):
+		if ke.p.netErr {
+			return outFailed, "connection lost while writing commands: " + ke.p.err.Error(), true
+		}
+		l.dropTemp(j, opts.Temp)
+		return outFailed, ke.Error(), false
+	case err != nil:
+		l.dropTemp(j, opts.Temp)
+		return outFailed, err.Error(), false
+	}
+	j.size, j.rwLoss = total, loss
+	if isRefusal(last) {
+		l.dropTemp(j, opts.Temp)
+		if j.inDoubt && l.sameValue(j) {
+			l.statsMu.Lock()
+			l.stats.Recovered++
+			l.statsMu.Unlock()
+			return outRewritten, "", false
+		}
+		if l.o.Conflict == ConflictSkip {
+			return outSkipped, "", false
+		}
+		return outConflict, "key exists", false
+	}
+	return outRewritten, "", false
+}
+
+// isRefusal reports whether the last command of a rewrite did not create
+// the key because it exists: RENAMENX replied 0, SET ... NX a nil.
+func isRefusal(p *pcmd) bool {
+	if p == nil {
+		return false
+	}
+	switch strings.ToUpper(fmt.Sprint(p.args[0])) {
+	case "RENAMENX":
+		n, err := p.cmd.Int64()
+		return err == nil && n == 0
+	case "SET":
+		return p.err == redis.Nil
+	}
+	return false
+}
+
+// dropTemp deletes the temporary key of a rewrite that did not end in a
+// rename (best effort: it expires anyway).
+func (l *Loader) dropTemp(j *job, temp []byte) {
+	if temp == nil {
+		return
+	}
+	p := &pcmd{args: []any{"DEL", temp}, j: j, db: j.db}
+	l.exec(l.ctx, []*pcmd{p}, true)
+}
+
+// chunk sends a batch of commands of a streamed key; the final batch
+// settles the key.
+func (l *Loader) chunk(j *job) {
+	sk := j.sk
+	if len(j.cmds) > 0 && !sk.failed.Load() {
+		if err := l.Err(); err != nil {
+			sk.fail(notSent(err), true)
+		} else {
+			cmds := make([]*pcmd, len(j.cmds))
+			for i, c := range j.cmds {
+				cmds[i] = &pcmd{args: c, j: j, db: j.db}
+			}
+			l.exec(l.ctx, cmds, false)
+			for _, p := range cmds {
+				if p.err != nil && p.err != redis.Nil {
+					sk.fail((&keyError{p}).Error(), p.netErr)
+					break
+				}
+			}
+			sk.last = cmds[len(cmds)-1]
+		}
+	}
+	j.cmds = nil
+	if !j.final {
+		l.sem.release(j.held)
+		return
+	}
+	switch {
+	case sk.failed.Load():
+		if sk.netErr {
+			l.setFatal(errors.New(sk.reason))
+		} else {
+			l.dropTemp(j, sk.temp)
+		}
+		l.finish(j, outFailed, sk.reason+" (a key too large to buffer is not retried)")
+	case sk.genErr == rewrite.ErrEmpty:
+		l.finish(j, outExpired, "")
+	case sk.genErr != nil:
+		l.dropTemp(j, sk.temp)
+		l.finish(j, outFailed, sk.genErr.Error())
+	case isRefusal(sk.last):
+		l.dropTemp(j, sk.temp)
+		l.conflict(j)
+	default:
+		l.finish(j, outRewritten, "")
+	}
+}
+
+func (sk *chunkKey) fail(reason string, netErr bool) {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if sk.failed.Load() {
+		return
+	}
+	sk.reason, sk.netErr = reason, netErr
+	sk.failed.Store(true)
+}
