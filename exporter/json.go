@@ -39,7 +39,18 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // not allocate when dst has room for the result.
 func AppendString(dst, s []byte) []byte {
 	start := len(dst)
-	dst = append(dst, '"')
+	dst, ok := appendStringBody(append(dst, '"'), s)
+	if !ok {
+		return appendBase64(dst[:start], s)
+	}
+	return append(dst, '"')
+}
+
+// appendStringBody appends the inside of the JSON string of s (escaped, no
+// quotes) and reports whether s is valid UTF-8; if it is not, what it
+// appended is to be discarded. A valid UTF-8 string cut at rune boundaries
+// gives the same bytes piece by piece as whole.
+func appendStringBody(dst, s []byte) ([]byte, bool) {
 	from := 0 // s[from:i] is pending, to be copied as is
 	for i := 0; i < len(s); {
 		b := s[i]
@@ -56,7 +67,7 @@ func AppendString(dst, s []byte) []byte {
 		}
 		r, n := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && n == 1 {
-			return appendBase64(dst[:start], s)
+			return dst, false
 		}
 		if r == '\u2028' || r == '\u2029' {
 			dst = append(dst, s[from:i]...)
@@ -66,8 +77,7 @@ func AppendString(dst, s []byte) []byte {
 		}
 		i += n
 	}
-	dst = append(dst, s[from:]...)
-	return append(dst, '"')
+	return append(dst, s[from:]...), true
 }
 
 // appendText is AppendString for a short Go string such as an encoding
@@ -144,6 +154,20 @@ func AppendScore(dst []byte, f float64) []byte {
 // payload was too large to keep. It is the record of `export --format jsonl`
 // without "value" and with "size". e must be a key (rdb.KindKey).
 func AppendKeyRecord(dst []byte, e *rdb.Entry) []byte {
+	dst = appendKeyHead(dst, e)
+	dst = append(dst, `,"size":`...)
+	if e.Payload == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = strconv.AppendInt(dst, int64(len(e.Payload)), 10)
+	}
+	return append(dst, '}')
+}
+
+// appendKeyHead appends the fields that every key record starts with, from
+// the opening brace to expire_at's value: {"db":0,"key":"k","type":"hash",
+// "encoding":"listpack","expire_at":null
+func appendKeyHead(dst []byte, e *rdb.Entry) []byte {
 	dst = append(dst, `{"db":`...)
 	dst = strconv.AppendInt(dst, int64(e.DB), 10)
 	dst = append(dst, `,"key":`...)
@@ -153,14 +177,7 @@ func AppendKeyRecord(dst []byte, e *rdb.Entry) []byte {
 	dst = append(dst, `","encoding":`...)
 	dst = appendText(dst, e.ObjectEncoding())
 	dst = append(dst, `,"expire_at":`...)
-	dst = appendExpiry(dst, e.ExpireAt)
-	dst = append(dst, `,"size":`...)
-	if e.Payload == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = strconv.AppendInt(dst, int64(len(e.Payload)), 10)
-	}
-	return append(dst, '}')
+	return appendExpiry(dst, e.ExpireAt)
 }
 
 // appendExpiry appends an absolute expiry in ms, or null for 0 (none).

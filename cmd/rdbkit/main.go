@@ -100,6 +100,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			infoCommand(),
 			keysCommand(),
 			checkCommand(),
+			exportCommand(),
 			fetchCommand(),
 			restoreCommand(),
 			probeCommand(),
