@@ -19,7 +19,8 @@ awk '
 END {
 	for (n in t) {
 		c = split(substr(t[n], 2), v, " ")
-		asort(v); med[n] = v[int((c + 1) / 2)]
+		for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { x = v[j]; v[j] = v[j-1]; v[j-1] = x }
+		med[n] = v[int((c + 1) / 2)]
 		printf "%-45s median %8.3f s\n", n, med[n] / 1e9
 	}
 	h = med["BenchmarkHDT3213Decode"]
