@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench-restore.sh measures, in one session, on the 1M-key benchmark file:
+#   load   - redis-server loading the file itself ("DB loaded from disk")
+#   pipe   - redis-cli --pipe fed ready-made RESTORE commands for the same keys
+#   rdbkit - rdbkit restore of the file into an empty server
+# and prints each with its ratio to the server's own load time, keys/s and
+# MB/s, and rdbkit's peak memory. Only the ratios of one run mean anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+file="$(go run ./internal/cmd/genbench)"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+CGO_ENABLED=0 go build -o "$work/rdbkit" ./cmd/rdbkit
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() { # dir port [dbfilename]
+	redis-server --bind 127.0.0.1 --port "$2" --dir "$1" --dbfilename "${3:-dump.rdb}" \
+		--save '' --appendonly no --logfile "$1/log" --daemonize no &
+	pids+=($!)
+	until redis-cli -p "$2" ping 2>/dev/null | grep -q PONG; do sleep 0.1; done
+}
+now() { date +%s.%N; }
+
+# the server's own load time
+mkdir -p "$work/load" && cp "$file" "$work/load/dump.rdb"
+p=$(port); start "$work/load" "$p"
+load=$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$work/load/log" | grep -o '[0-9.]*' | head -1)
+keys=$(for db in 0 1 2; do redis-cli -p "$p" -n $db dbsize; done | paste -sd+ | bc)
+redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+
+# redis-cli --pipe with ready-made RESTORE commands
+"$work/rdbkit" export "$file" --format resp --restore -o "$work/restore.resp"
+mkdir -p "$work/pipe"; p=$(port); start "$work/pipe" "$p"
+t0=$(now); redis-cli -p "$p" --pipe < "$work/restore.resp" >/dev/null; t1=$(now)
+pipe=$(echo "$t1 - $t0" | bc)
+redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+
+# rdbkit restore
+mkdir -p "$work/rdbkit-dst"; p=$(port); start "$work/rdbkit-dst" "$p"
+t0=$(now)
+/usr/bin/time -f '%M' -o "$work/rss" "$work/rdbkit" restore "$file" --to "redis://127.0.0.1:$p" >/dev/null
+t1=$(now)
+restore=$(echo "$t1 - $t0" | bc)
+got=$(for db in 0 1 2; do redis-cli -p "$p" -n $db dbsize; done | paste -sd+ | bc)
+
+size=$(stat -c %s "$file")
+printf 'file: %s (%d bytes, %d keys; restored %d)\n' "$file" "$size" "$keys" "$got"
+printf '%-8s %8.2f s  %5.2fx load  %9.0f keys/s  %7.1f MB/s\n' \
+	load "$load" 1 "$(echo "$keys / $load" | bc -l)" "$(echo "$size / $load / 1000000" | bc -l)" \
+	pipe "$pipe" "$(echo "$pipe / $load" | bc -l)" "$(echo "$keys / $pipe" | bc -l)" "$(echo "$size / $pipe / 1000000" | bc -l)" \
+	rdbkit "$restore" "$(echo "$restore / $load" | bc -l)" "$(echo "$keys / $restore" | bc -l)" "$(echo "$size / $restore / 1000000" | bc -l)"
+printf 'rdbkit restore peak RSS: %d KiB\n' "$(cat "$work/rss")"
