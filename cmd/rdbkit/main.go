@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := app.RunContext(ctx, permuteArgs(app, args))
 	var usage *usageError
 	var reported *reportedError
+	var coded interface{ ExitCode() int }
 	switch {
 	case err == nil:
 		return exitOK
@@ -58,6 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		fmt.Fprintln(stderr, "rdbkit: interrupted")
 		return exitInterrupted
+	case errors.As(err, &coded): // e.g. compare: 2 when it could not compare
+		fmt.Fprintf(stderr, "rdbkit: %v\n", err)
+		return coded.ExitCode()
 	default:
 		fmt.Fprintf(stderr, "rdbkit: %v\n", err)
 		return exitFailure
@@ -104,6 +108,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fetchCommand(),
 			restoreCommand(),
 			probeCommand(),
+			compareCommand(),
+			copyCommand(),
 		},
 		HideVersion:    true,
 		ExitErrHandler: func(*cli.Context, error) {},
