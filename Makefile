@@ -7,6 +7,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@latest
 # All tests, including integration tests against real redis-server processes.
 test:
 	bash scripts/ensure-redis.sh
+	bash scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Unit tests only: integration tests skip under -short.

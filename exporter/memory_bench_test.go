@@ -1,0 +1,150 @@
+package exporter_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rdbkit/rdbkit/exporter"
+	"github.com/rdbkit/rdbkit/rdb"
+)
+
+// benchFile returns the large benchmark file made by `make bench-data`
+// (internal/cmd/genbench), read into memory so that the disk is not
+// measured, or skips. See rdb/bench_test.go.
+func benchFile(b *testing.B) []byte {
+	b.Helper()
+	path := os.Getenv("RDBKIT_BENCH_FILE")
+	if path == "" {
+		dir := os.Getenv("RDBKIT_BENCH_DIR")
+		if dir == "" {
+			cache, err := os.UserCacheDir()
+			if err != nil {
+				b.Skip(err)
+			}
+			dir = filepath.Join(cache, "rdbkit")
+		}
+		path = filepath.Join(dir, "bench-1m.rdb")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Skipf("no benchmark file (make bench-data): %v", err)
+	}
+	return data
+}
+
+// cpuTime returns the CPU time the process has used (user and system, all
+// threads): unlike wall time, it barely moves when other processes
+// compete for the machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkMemory measures, in the same run, a key-only scan of the
+// benchmark file (a Next loop) and the memory report over it, as `rdbkit
+// memory` makes it (ScanMemory: read on one goroutine, estimate and report
+// on another), and the same done on one goroutine (memory-serial), all
+// verifying the checksum as the commands do. memory/scan is the ratio of
+// wall times the issue bounds at 1.5; cpu-memory/scan the ratio of CPU
+// times (all threads), which shows the work the second core takes.
+func BenchmarkMemory(b *testing.B) {
+	data := benchFile(b)
+	var scanNs, scanCPU float64
+	b.Run("scan", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		keys := 0
+		cpu := cpuTime()
+		for b.Loop() {
+			keys = 0
+			r := rdb.NewReader(bytes.NewReader(data))
+			for {
+				e, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if e.Kind == rdb.KindKey {
+					keys++
+				}
+			}
+		}
+		scanCPU = float64(cpuTime()-cpu) / float64(b.N)
+		scanNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		b.ReportMetric(scanNs/float64(keys), "ns/key")
+		b.ReportMetric(scanCPU/1e6, "cpu-ms/op")
+	})
+	b.Run("memory", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		cpu := cpuTime()
+		keys := int64(0)
+		for b.Loop() {
+			r := rdb.NewReader(bytes.NewReader(data))
+			rep := exporter.NewMemoryReport(exporter.MemoryReportOptions{})
+			model, err := exporter.ScanMemory(context.Background(), r, exporter.MemoryScanOptions{AutoServer: true}, rep)
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys = rep.Summary(model).Keys
+		}
+		cpuNs := float64(cpuTime()-cpu) / float64(b.N)
+		ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		b.ReportMetric(ns/float64(keys), "ns/key")
+		b.ReportMetric(cpuNs/1e6, "cpu-ms/op")
+		if scanNs > 0 {
+			b.ReportMetric(ns/scanNs, "memory/scan")
+			b.ReportMetric(cpuNs/scanCPU, "cpu-memory/scan")
+		}
+	})
+	b.Run("memory-serial", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		keys := 0
+		cpu := cpuTime()
+		for b.Loop() {
+			keys = 0
+			r := rdb.NewReader(bytes.NewReader(data))
+			est := exporter.NewMemoryEstimator(exporter.MemoryOptions{})
+			rep := exporter.NewMemoryReport(exporter.MemoryReportOptions{})
+			for {
+				e, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if e.Kind != rdb.KindKey {
+					continue
+				}
+				keys++
+				km, err := est.Estimate(e)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep.Add(e, km)
+			}
+			_ = rep.Summary(exporter.ModelOf(est))
+		}
+		cpuNs := float64(cpuTime()-cpu) / float64(b.N)
+		ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		b.ReportMetric(ns/float64(keys), "ns/key")
+		b.ReportMetric(cpuNs/1e6, "cpu-ms/op")
+		if scanNs > 0 {
+			b.ReportMetric(ns/scanNs, "memory/scan")
+			b.ReportMetric(cpuNs/scanCPU, "cpu-memory/scan")
+		}
+	})
+}

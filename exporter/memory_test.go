@@ -1,0 +1,582 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rdbkit/rdbkit/rdb"
+)
+
+func TestAllocatorClass(t *testing.T) {
+	tests := []struct {
+		n        int64
+		q8, q16  int64
+		describe string
+	}{
+		{1, 8, 8, "tiny"},
+		{8, 8, 8, ""},
+		{9, 16, 16, ""},
+		{17, 24, 32, "quantum 8 has 24"},
+		{24, 24, 32, "a 4-byte embstr"},
+		{25, 32, 32, ""},
+		{33, 40, 48, ""},
+		{57, 64, 64, ""},
+		{65, 80, 80, ""},
+		{129, 160, 160, "four classes a doubling"},
+		{536, 640, 640, "skiplist header: 24 + 32 levels"},
+		{4096, 4096, 4096, ""},
+		{4097, 5120, 5120, ""},
+		{14337, 16384, 16384, "largest small class is 14336"},
+		{16385, 20480, 20480, "large classes"},
+		{1<<20 + 1, 1<<20 + 1<<18, 1<<20 + 1<<18, ""},
+	}
+	a8, a16 := newAllocator(8), newAllocator(16)
+	for _, tt := range tests {
+		if got := a8.class(tt.n); got != tt.q8 {
+			t.Errorf("quantum 8: class(%d) = %d, want %d %s", tt.n, got, tt.q8, tt.describe)
+		}
+		if got := a16.class(tt.n); got != tt.q16 {
+			t.Errorf("quantum 16: class(%d) = %d, want %d %s", tt.n, got, tt.q16, tt.describe)
+		}
+	}
+	// Every class holds its request, is a class itself, and classes grow
+	// with requests.
+	for _, a := range []*allocator{a8, a16} {
+		prev := int64(0)
+		for n := int64(1); n < 1<<18; n += 1 + n/64 {
+			c := a.class(n)
+			if c < n || a.class(c) != c || c < prev {
+				t.Fatalf("class(%d) = %d (previous %d, class of it %d)", n, c, prev, a.class(c))
+			}
+			prev = c
+		}
+	}
+}
+
+func TestSDS(t *testing.T) {
+	a := newAllocator(8)
+	tests := []struct{ n, hdr, alloc int64 }{
+		{0, 3, 8},     // sdshdr8 for the empty string
+		{1, 1, 8},     // sdshdr5: 1 + 1 + 1
+		{31, 1, 40},   // 33 bytes
+		{32, 3, 40},   // sdshdr8: 36 bytes
+		{255, 3, 320}, // 259
+		{256, 5, 320}, // sdshdr16: 262
+		{65536, 9, 81920},
+	}
+	for _, tt := range tests {
+		if h := sdsHeader(tt.n); h != tt.hdr {
+			t.Errorf("sdsHeader(%d) = %d, want %d", tt.n, h, tt.hdr)
+		}
+		if got := a.sds(tt.n); got != tt.alloc {
+			t.Errorf("sds(%d) = %d, want %d", tt.n, got, tt.alloc)
+		}
+	}
+}
+
+func TestListpackEntrySize(t *testing.T) {
+	tests := []struct {
+		s    string
+		want int64
+	}{
+		{"", 2},                     // 6-bit string, no bytes, backlen
+		{"a", 3},                    // 6-bit string
+		{"0", 2},                    // 7-bit uint
+		{"127", 2},                  // 7-bit uint
+		{"128", 3},                  // 13-bit int
+		{"-1", 3},                   // 13-bit int
+		{"-4096", 3},                // 13-bit int
+		{"4096", 4},                 // 16-bit int
+		{"-0", 4},                   // not an integer: string
+		{"01", 4},                   // not canonical: string
+		{"8388607", 5},              // 24-bit
+		{"2147483647", 6},           // 32-bit
+		{"9223372036854775807", 10}, // 64-bit
+		{"9223372036854775808", 1 + 19 + 1},
+		{strings.Repeat("x", 63), 1 + 63 + 1},
+		{strings.Repeat("x", 64), 2 + 64 + 1},
+		{strings.Repeat("x", 126), 2 + 126 + 2}, // 128 bytes need a 2-byte backlen
+		{strings.Repeat("x", 4096), 5 + 4096 + 2},
+	}
+	for _, tt := range tests {
+		if got := lpEntrySize([]byte(tt.s)); got != tt.want {
+			t.Errorf("lpEntrySize(%.20q) = %d, want %d", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestParseInt(t *testing.T) {
+	for _, s := range []string{"0", "1", "-1", "10", "9223372036854775807", "-9223372036854775808"} {
+		if _, ok := parseInt([]byte(s)); !ok {
+			t.Errorf("parseInt(%q) fails", s)
+		}
+	}
+	for _, s := range []string{"", "-", "-0", "00", "01", "+1", " 1", "1a", "9223372036854775808", "-9223372036854775809", "99999999999999999999"} {
+		if v, ok := parseInt([]byte(s)); ok {
+			t.Errorf("parseInt(%q) = %d, want no integer", s, v)
+		}
+	}
+}
+
+func id(ms, seq uint64) []byte { return appendStreamID(nil, rdb.StreamID{MS: ms, Seq: seq}) }
+
+func TestRaxNodes(t *testing.T) {
+	tests := []struct {
+		name string
+		keys [][]byte
+		want int64
+	}{
+		{"empty", nil, 1},
+		{"one key: compressed root and key node", [][]byte{id(1, 0)}, 2},
+		{"last byte differs", [][]byte{id(1, 0), id(1, 1)}, 4},
+		{"first byte differs", [][]byte{id(0, 0), id(1<<56, 0)}, 5},
+		// Root compressed over 7 bytes, a branching node, then per key
+		// a compressed node for the 8 bytes left and the key node.
+		{"sequential ms", [][]byte{id(1000, 0), id(1001, 0), id(1002, 0)}, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := raxNodes(tt.keys); got != tt.want {
+				t.Errorf("raxNodes = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDictSlots(t *testing.T) {
+	tests := []struct{ n, presize, want int64 }{
+		{0, 0, 4},
+		{4, 0, 4},
+		{5, 0, 12},      // grew to 8 on the fifth insert: 4 + 8 until rehashed
+		{8, 0, 8},       // three inserts since: the 4 buckets are moved
+		{129, 0, 384},   // 128 + 256
+		{129, 129, 256}, // presized on load
+		{600, 513, 1024},
+		{1100, 513, 3072},
+	}
+	for _, tt := range tests {
+		if got := dictSlots(tt.n, tt.presize); got != tt.want {
+			t.Errorf("dictSlots(%d, %d) = %d, want %d", tt.n, tt.presize, got, tt.want)
+		}
+	}
+}
+
+func TestLZFHead(t *testing.T) {
+	// "aaaaaaaaab": a literal 'a', a back reference of 8, a literal 'b'.
+	in := []byte{0x00, 'a', 0xc0, 0x00, 0x00, 'b'}
+	var buf [8]byte
+	if got := lzfHead(buf[:6], in); string(got) != "aaaaaa" {
+		t.Errorf("lzfHead = %q", got)
+	}
+	if got := lzfHead(buf[:8], in[:2]); got != nil {
+		t.Errorf("lzfHead of truncated input = %q, want nil", got)
+	}
+}
+
+func TestAppendD2String(t *testing.T) {
+	tests := []struct {
+		f    float64
+		want string
+	}{
+		{0, "0"}, {math.Copysign(0, -1), "-0"}, {3, "3"}, {-17, "-17"}, {1.5, "1.5"},
+		{0.1, "0.10000000000000001"}, {1e300, "1.0000000000000001e+300"},
+		{math.Inf(1), "inf"}, {math.Inf(-1), "-inf"},
+	}
+	for _, tt := range tests {
+		if got := string(appendD2String(nil, tt.f)); got != tt.want {
+			t.Errorf("appendD2String(%v) = %q, want %q", tt.f, got, tt.want)
+		}
+	}
+}
+
+// TestEstimateFixtures estimates every key of every shared fixture: no
+// error but the decoder's, and a plausible size (at least the dictEntry,
+// the key and a robj).
+func TestEstimateFixtures(t *testing.T) {
+	root := "../../shared/testdata"
+	if _, err := os.Stat(root); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("shared fixtures missing: %v", err)
+		}
+		t.Skipf("shared fixtures missing: %v", err)
+	}
+	var files []string
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".rdb") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	keys := 0
+	for _, opts := range []MemoryOptions{{}, {Server: Redis72, Quantum: 16, Loaded: true}} {
+		m := NewMemoryEstimator(opts)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rdb.NewReader(bytes.NewReader(data))
+			for {
+				e, err := r.Next()
+				if err != nil {
+					break // corrupt fixtures end early
+				}
+				if e.Kind != rdb.KindKey {
+					continue
+				}
+				km, err := m.Estimate(e)
+				if err != nil {
+					// Only what the decoder itself refuses.
+					if e.Payload != nil {
+						v := rdb.NewPayloadValue(e.Payload, r.Version())
+						for v.Next() {
+						}
+						if v.Err() == nil {
+							t.Errorf("%s: %q: %v, but the value decodes", file, e.Key, err)
+						}
+					}
+					continue
+				}
+				keys++
+				if min := int64(sizeDictEntry + sizeRobj + len(e.Key)); km.Bytes < min || km.Encoding == "" {
+					t.Errorf("%s: %q: %+v", file, e.Key, km)
+				}
+			}
+		}
+	}
+	t.Logf("%d files, %d keys", len(files), keys)
+}
+
+// TestEstimateStreamed estimates values too large for the Reader's
+// MaxPayload, which stream, and checks they come close to the same values
+// kept whole.
+func TestEstimateStreamed(t *testing.T) {
+	file := "../../shared/testdata/generated/redis-7.0.15/all-in-one.rdb"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	whole := estimateAll(t, data, 0)
+	streamed := estimateAll(t, data, 64)
+	n := 0
+	for k, w := range whole {
+		s := streamed[k]
+		if s.Elements != w.Elements || math.Abs(float64(s.Bytes-w.Bytes)) > 0.25*float64(w.Bytes) {
+			t.Errorf("%q: streamed %+v, whole %+v", k, s, w)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no keys")
+	}
+}
+
+func estimateAll(t *testing.T, data []byte, maxPayload int) map[string]KeyMemory {
+	t.Helper()
+	r := rdb.NewReader(bytes.NewReader(data))
+	r.MaxPayload = maxPayload
+	m := NewMemoryEstimator(MemoryOptions{Loaded: true})
+	out := map[string]KeyMemory{}
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind != rdb.KindKey {
+			continue
+		}
+		km, err := m.Estimate(e)
+		if err != nil {
+			t.Fatalf("%q: %v", e.Key, err)
+		}
+		out[fmt.Sprint(e.DB, string(e.Key))] = km
+	}
+}
+
+func TestPrefixTreeBounded(t *testing.T) {
+	tr := newPrefixTree([]byte(":"), 3, 50, 8)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var total int64
+	for i := range 20000 {
+		var key string
+		switch i % 4 {
+		case 0:
+			key = fmt.Sprintf("user:%d:profile", rng.IntN(100000))
+		case 1:
+			key = fmt.Sprintf("big:%d:x", rng.IntN(3))
+		case 2:
+			key = fmt.Sprintf("t%d:a:b:c:d", rng.IntN(1000))
+		default:
+			key = "plain"
+		}
+		n := int64(1 + rng.IntN(100))
+		if i%4 == 1 {
+			n *= 50
+		}
+		total += n
+		tr.add([]byte(key), n)
+		if tr.nodes > 2*50 {
+			t.Fatalf("%d nodes", tr.nodes)
+		}
+	}
+	root := tr.export(5)
+	if root.Bytes != total || root.Keys != 20000 {
+		t.Fatalf("root %d keys %d bytes, want 20000, %d", root.Keys, root.Bytes, total)
+	}
+	// Children never hold more than their parent, and the first level
+	// shows the big prefix first.
+	root.walk(func(p *MemoryPrefix, depth int) {
+		var keys, bytes int64
+		for _, c := range p.Children {
+			keys += c.Keys
+			bytes += c.Bytes
+		}
+		if keys > p.Keys || bytes > p.Bytes || len(p.Children) > 6 {
+			t.Errorf("%q: %d keys %d bytes, children %d keys %d bytes in %d", p.Prefix, p.Keys, p.Bytes, keys, bytes, len(p.Children))
+		}
+	})
+	if string(root.Children[0].Prefix) != "big:" {
+		t.Errorf("first prefix %q, want big:", root.Children[0].Prefix)
+	}
+	if len(root.Children[0].Children) != 3 {
+		t.Errorf("big: has %d children, want its 3 ids", len(root.Children[0].Children))
+	}
+}
+
+// testKeys is a small set of keys for report tests, with awkward names.
+func testKeys() []struct {
+	e  rdb.Entry
+	km KeyMemory
+} {
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	mk := func(db int, key string, typ rdb.Type, bytes, elems, exp int64) struct {
+		e  rdb.Entry
+		km KeyMemory
+	} {
+		return struct {
+			e  rdb.Entry
+			km KeyMemory
+		}{rdb.Entry{Kind: rdb.KindKey, DB: db, Key: []byte(key), Type: typ, ExpireAt: exp},
+			KeyMemory{Bytes: bytes, Elements: elems, Encoding: "enc-" + typ.String()}}
+	}
+	return []struct {
+		e  rdb.Entry
+		km KeyMemory
+	}{
+		mk(0, "user:1:profile", rdb.TypeHash, 500, 10, 0),
+		mk(0, "user:2:profile", rdb.TypeHash, 700, 12, now+30*60*1000),
+		mk(0, "<script>alert(1)</script>", rdb.TypeString, 900, 30, 0),
+		mk(1, "bin:\xff\xfe<b>", rdb.TypeList, 1200, 300, now-1),
+		mk(1, "cache:a:b:c:d", rdb.TypeString, 64, 5, now+2*24*3600*1000),
+		mk(2, "q:1", rdb.TypeZSet, 4000, 200, now+40*24*3600*1000),
+		mk(2, "q:2", rdb.TypeZSet, 4000, 100, 0),
+		mk(0, "\u2028line\"sep", rdb.TypeSet, 80, 3, now+10*24*3600*1000),
+	}
+}
+
+func testSummary(t *testing.T, order []int) *MemorySummary {
+	t.Helper()
+	r := NewMemoryReport(MemoryReportOptions{Top: 4, Now: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
+	keys := testKeys()
+	for _, i := range order {
+		r.Add(&keys[i].e, keys[i].km)
+	}
+	return r.Summary(MemoryModel{Server: "redis-7.0", Quantum: 8})
+}
+
+func TestMemoryReport(t *testing.T) {
+	s := testSummary(t, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	if s.Keys != 8 || s.Bytes != 500+700+900+1200+64+4000+4000+80 {
+		t.Fatalf("totals %d keys %d bytes", s.Keys, s.Bytes)
+	}
+	var names []string
+	for _, k := range s.TopBytes {
+		names = append(names, string(k.Key))
+	}
+	// q:1 and q:2 tie on bytes: the smaller key ranks first.
+	if got := strings.Join(names, "|"); got != "q:1|q:2|bin:\xff\xfe<b>|<script>alert(1)</script>" {
+		t.Errorf("top by bytes %q", got)
+	}
+	names = names[:0]
+	for _, k := range s.TopElements {
+		names = append(names, string(k.Key))
+	}
+	if got := strings.Join(names, "|"); got != "bin:\xff\xfe<b>|q:1|q:2|user:2:profile" {
+		t.Errorf("top by elements %q (strings are not ranked)", got)
+	}
+	wantExpiry := map[string]int64{"none": 3, "expired": 1, "<1h": 1, "<1d": 0, "<7d": 1, "<30d": 1, "later": 1}
+	for _, g := range s.Expiry {
+		if g.Keys != wantExpiry[g.Name] {
+			t.Errorf("expiry %s: %d keys, want %d", g.Name, g.Keys, wantExpiry[g.Name])
+		}
+	}
+	if len(s.DBs) != 3 || s.DBs[1].DB != 1 || s.DBs[1].Keys != 2 || s.DBs[1].Volatile != 2 {
+		t.Errorf("dbs %+v", s.DBs)
+	}
+	// The same keys in another order give the same report.
+	a, b := new(bytes.Buffer), new(bytes.Buffer)
+	if err := s.WriteJSON(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := testSummary(t, []int{7, 6, 5, 4, 3, 2, 1, 0}).WriteJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Errorf("order changes the report:\n%s\n%s", a, b)
+	}
+	// Lossless keys in JSON.
+	var back struct {
+		TopBytes []struct {
+			Key json.RawMessage `json:"key"`
+		} `json:"top_by_bytes"`
+	}
+	if err := json.Unmarshal(a.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	var key bytes.Buffer
+	json.Compact(&key, back.TopBytes[2].Key)
+	if got := key.String(); got != `{"base64":"YmluOv/+PGI+"}` {
+		t.Errorf("invalid UTF-8 key as %s", got)
+	}
+}
+
+func TestMemoryReportCSVAndText(t *testing.T) {
+	s := testSummary(t, []int{0, 1, 2, 3, 4, 5, 6, 7})
+	var csv, text bytes.Buffer
+	if err := s.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"section,name,db,key,type,encoding,keys,bytes,elements,volatile,expire_at\n",
+		"total,,,,,,8,11444,",
+		"top_by_bytes,,1,base64:YmluOv/+PGI+,list,enc-list,,1200,300,,",
+		"prefix,user:,,,,,2,1200,",
+	} {
+		if !strings.Contains(csv.String(), want) {
+			t.Errorf("CSV lacks %q:\n%s", want, csv.String())
+		}
+	}
+	for _, want := range []string{"Memory estimate: 8 keys", `"bin:\xff\xfe<b>"`, "user:*", "q:*"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+// TestScanMemory checks that ScanMemory, which estimates on another
+// goroutine, reports what a plain loop reports, streamed values included,
+// and that it returns the reader's errors.
+func TestScanMemory(t *testing.T) {
+	file := "../../shared/testdata/generated/redis-7.0.15/all-in-one.rdb"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	serial := func(maxPayload int) string {
+		r := rdb.NewReader(bytes.NewReader(data))
+		r.MaxPayload = maxPayload
+		rep := NewMemoryReport(MemoryReportOptions{Now: now})
+		m := NewMemoryEstimator(MemoryOptions{})
+		for {
+			e, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Kind != rdb.KindKey {
+				continue
+			}
+			km, err := m.Estimate(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep.Add(e, km)
+		}
+		var b bytes.Buffer
+		rep.Summary(ModelOf(m)).WriteJSON(&b)
+		return b.String()
+	}
+	scan := func(maxPayload int, keep func(*rdb.Entry) bool) (string, error) {
+		r := rdb.NewReader(bytes.NewReader(data))
+		r.MaxPayload = maxPayload
+		rep := NewMemoryReport(MemoryReportOptions{Now: now})
+		model, err := ScanMemory(context.Background(), r, MemoryScanOptions{Keep: keep}, rep)
+		var b bytes.Buffer
+		rep.Summary(model).WriteJSON(&b)
+		return b.String(), err
+	}
+	for _, mp := range []int{0, 100} {
+		got, err := scan(mp, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := serial(mp); got != want {
+			t.Errorf("MaxPayload %d: ScanMemory and the loop differ:\n%s\n%s", mp, got, want)
+		}
+	}
+	got, err := scan(0, func(e *rdb.Entry) bool { return e.Type == rdb.TypeHash })
+	if err != nil || !strings.Contains(got, `"name": "hash"`) || strings.Contains(got, `"name": "string"`) {
+		t.Errorf("Keep: %v\n%s", err, got)
+	}
+	// A truncated file: the reader's error, with what came before.
+	r := rdb.NewReader(bytes.NewReader(data[:len(data)/2]))
+	rep := NewMemoryReport(MemoryReportOptions{})
+	if _, err := ScanMemory(context.Background(), r, MemoryScanOptions{}, rep); err == nil {
+		t.Error("no error on a truncated file")
+	}
+	// A cancelled context.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r = rdb.NewReader(bytes.NewReader(data))
+	if _, err := ScanMemory(ctx, r, MemoryScanOptions{}, NewMemoryReport(MemoryReportOptions{})); err != context.Canceled {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestServerOfAux(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        MemoryServer
+		ok          bool
+	}{
+		{"redis-ver", "7.0.15", Redis70, true},
+		{"redis-ver", "6.2.6", Redis70, true},
+		{"redis-ver", "7.2.4", Redis72, true},
+		{"redis-ver", "8.0.0", Redis72, true},
+		{"redis-ver", "255.255.255", Redis72, true},
+		{"valkey-ver", "8.0.1", Redis72, true},
+		{"redis-ver", "x", 0, false},
+		{"ctime", "1", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := serverOfAux([]byte(tt.name), []byte(tt.value))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("serverOfAux(%s, %s) = %v, %v", tt.name, tt.value, got, ok)
+		}
+	}
+}
