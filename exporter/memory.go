@@ -112,12 +112,14 @@ type KeyMemory struct {
 //
 // A MemoryEstimator is not safe for concurrent use.
 type MemoryEstimator struct {
-	opt     MemoryOptions
-	a       *allocator
-	zslNode float64 // expected allocation of a skiplist node without its sds
-	keys    [][]byte
-	keyBuf  []byte
-	scratch []byte
+	opt      MemoryOptions
+	a        *allocator
+	zslNode  float64 // expected allocation of a skiplist node without its sds
+	keys     [][]byte
+	nodeKeys [][]byte // a stream's node keys
+	streams  rdb.StreamWalker
+	keyBuf   []byte
+	scratch  []byte
 }
 
 // NewMemoryEstimator returns an estimator for the server opts describes.
@@ -215,16 +217,15 @@ func (m *MemoryEstimator) stringValue(e *rdb.Entry) (KeyMemory, error) {
 	var km KeyMemory
 	var n int64
 	if e.Payload != nil {
-		w := payloadWalker{b: e.Payload, pos: 1}
-		s, err := w.str()
+		s, err := rdb.PayloadBlob(e.Payload, rdb.EncString)
 		if err != nil {
 			return km, err
 		}
-		if s.isInt || s.raw != nil && len(s.raw) <= 20 && isCanonicalInt(s.raw) {
-			km.Bytes, km.Elements, km.Encoding = sizeRobj, s.size, "int"
+		if p := s.Plain(); s.IsInt() || p != nil && len(p) <= 20 && isCanonicalInt(p) {
+			km.Bytes, km.Elements, km.Encoding = sizeRobj, s.Len, "int"
 			return km, nil
 		}
-		n = s.size
+		n = s.Len
 	} else {
 		v := e.Value()
 		for v.Next() {
@@ -252,13 +253,14 @@ func isCanonicalInt(s []byte) bool {
 // the allocation (rdbGenericLoadStringObject with RDB_LOAD_PLAIN). One
 // with more elements than the server's threshold is converted.
 func (m *MemoryEstimator) listpackValue(e *rdb.Entry) (KeyMemory, error) {
-	w := payloadWalker{b: e.Payload, pos: 1}
-	s, err := w.str()
+	s, err := rdb.PayloadBlob(e.Payload, e.Encoding)
 	if err != nil {
 		return KeyMemory{}, err
 	}
-	n := s.blobCount(e.Encoding == rdb.EncSetIntset)
-	if e.Encoding != rdb.EncSetIntset && n >= 0 {
+	var n int64
+	if e.Encoding == rdb.EncSetIntset {
+		n = s.IntsetCount()
+	} else if n = s.ListpackCount(); n >= 0 {
 		if e.Type == rdb.TypeZSet || e.Type == rdb.TypeHash {
 			n /= 2
 		}
@@ -267,7 +269,7 @@ func (m *MemoryEstimator) listpackValue(e *rdb.Entry) (KeyMemory, error) {
 		return m.elemsFallback(e)
 	}
 	o := &m.opt
-	km := KeyMemory{Bytes: sizeRobj + m.a.class(s.size), Elements: n, Encoding: e.Encoding.ObjectEncoding()}
+	km := KeyMemory{Bytes: sizeRobj + m.a.class(s.Len), Elements: n, Encoding: e.Encoding.ObjectEncoding()}
 	switch e.Encoding {
 	case rdb.EncSetIntset:
 		if n > int64(o.SetMaxIntsetEntries) {
@@ -305,38 +307,30 @@ func (m *MemoryEstimator) elemsFallback(e *rdb.Entry) (KeyMemory, error) {
 // quicklist2 walks the nodes of a QUICKLIST_2 list: each is a listpack
 // (PACKED) or a single element (PLAIN) kept as loaded, in a quicklistNode.
 func (m *MemoryEstimator) quicklist2(e *rdb.Entry) (KeyMemory, error) {
-	w := payloadWalker{b: e.Payload, pos: 1}
-	nodes, err := w.plainLen()
-	if err != nil {
-		return KeyMemory{}, err
-	}
 	km := KeyMemory{Encoding: "quicklist"}
 	var bytes int64
 	var lastSize int64
 	packed := true
-	for i := uint64(0); i < nodes; i++ {
-		container, err := w.plainLen()
-		if err != nil {
-			return km, err
-		}
-		s, err := w.str()
-		if err != nil {
-			return km, err
-		}
-		bytes += sizeQuicklistNode + m.a.class(s.size)
-		lastSize = s.size
-		if container == 1 { // QUICKLIST_NODE_CONTAINER_PLAIN
+	nodes, err := rdb.WalkQuicklist(e.Payload, e.Encoding, func(container uint64, s rdb.StringLayout) error {
+		bytes += sizeQuicklistNode + m.a.class(s.Len)
+		lastSize = s.Len
+		if container == rdb.QuicklistPlain {
 			km.Elements++
 			packed = false
-			continue
+			return nil
 		}
-		c := s.blobCount(false)
+		c := s.ListpackCount()
 		if c < 0 {
-			if c, err = m.blobCount(e.Payload, s, rdb.EncSetListpack); err != nil {
-				return km, err
+			var err error
+			if c, err = m.blobCount(&s, rdb.EncSetListpack); err != nil {
+				return err
 			}
 		}
 		km.Elements += c
+		return nil
+	})
+	if err != nil {
+		return km, err
 	}
 	if m.opt.Server == Redis72 && nodes == 1 && packed && m.fitsOneNode(lastSize) {
 		km.Bytes, km.Encoding = sizeRobj+m.a.class(lastSize), "listpack"
@@ -346,10 +340,10 @@ func (m *MemoryEstimator) quicklist2(e *rdb.Entry) (KeyMemory, error) {
 	return km, nil
 }
 
-// blobCount counts the elements of the blob s of payload by decoding it
-// as a value of encoding enc.
-func (m *MemoryEstimator) blobCount(payload []byte, s payloadString, enc rdb.Encoding) (int64, error) {
-	m.scratch = append(append(m.scratch[:0], byte(enc)), payload[s.start:]...)
+// blobCount counts the elements of the blob s by decoding it as a value of
+// encoding enc.
+func (m *MemoryEstimator) blobCount(s *rdb.StringLayout, enc rdb.Encoding) (int64, error) {
+	m.scratch = append(append(m.scratch[:0], byte(enc)), s.Span()...)
 	v := rdb.NewPayloadValue(m.scratch, 0)
 	n := v.Len()
 	if err := v.Err(); err != nil {
@@ -386,19 +380,10 @@ func (m *MemoryEstimator) nodeLimit() int64 {
 // quicklistZiplist handles a QUICKLIST (RDB 7 to 9): each ziplist node is
 // converted to a listpack of the same elements.
 func (m *MemoryEstimator) quicklistZiplist(e *rdb.Entry) (KeyMemory, error) {
-	w := payloadWalker{b: e.Payload, pos: 1}
-	nodes, err := w.plainLen()
-	if err != nil {
-		return KeyMemory{}, err
-	}
 	km := KeyMemory{Encoding: "quicklist"}
 	var bytes, lastSize int64
-	for i := uint64(0); i < nodes; i++ {
-		s, err := w.str()
-		if err != nil {
-			return km, err
-		}
-		m.scratch = append(append(m.scratch[:0], byte(rdb.EncListZiplist)), e.Payload[s.start:w.pos]...)
+	nodes, err := rdb.WalkQuicklist(e.Payload, e.Encoding, func(_ uint64, s rdb.StringLayout) error {
+		m.scratch = append(append(m.scratch[:0], byte(rdb.EncListZiplist)), s.Span()...)
 		v := rdb.NewPayloadValue(m.scratch, 0)
 		lp := int64(lpHeader + lpEnd)
 		for v.Next() {
@@ -406,10 +391,14 @@ func (m *MemoryEstimator) quicklistZiplist(e *rdb.Entry) (KeyMemory, error) {
 			km.Elements++
 		}
 		if err := v.Err(); err != nil {
-			return km, err
+			return err
 		}
 		bytes += sizeQuicklistNode + m.a.class(lp)
 		lastSize = lp
+		return nil
+	})
+	if err != nil {
+		return km, err
 	}
 	if m.opt.Server == Redis72 && nodes == 1 && m.fitsOneNode(lastSize) {
 		km.Bytes, km.Encoding = sizeRobj+m.a.class(lastSize), "listpack"

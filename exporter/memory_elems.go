@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"encoding/binary"
 	"math"
 	"strconv"
 
@@ -173,30 +172,24 @@ func (m *MemoryEstimator) hashElems(e *rdb.Entry) (KeyMemory, error) {
 // (a streamed value) into one length.
 type elemIter struct {
 	v      *rdb.Value
-	w      payloadWalker // when walking the payload
+	l      rdb.ElemLayout // when walking the payload
 	walk   bool
-	enc    rdb.Encoding
 	typ    rdb.Type
-	n      uint64 // elements left (walk)
-	count  int64  // elements, -1 if unknown
 	member []byte // the member's bytes, complete only when len(member) == mlen
 	value  []byte // idem for a hash value
 	mlen   int64
 	vlen   int64
 	score  float64
-	werr   error
 	ibuf   [2][]byte // integers formatted as text (walk)
 }
 
 func (it *elemIter) init(e *rdb.Entry) {
-	*it = elemIter{enc: e.Encoding, typ: e.Type, count: -1}
+	*it = elemIter{typ: e.Type}
 	switch e.Encoding {
 	case rdb.EncList, rdb.EncSet, rdb.EncZSet, rdb.EncZSet2, rdb.EncHash:
 		if e.Payload != nil {
-			it.w = payloadWalker{b: e.Payload, pos: 1}
+			it.l.Reset(e.Payload, e.Encoding)
 			it.walk = true
-			it.n, it.werr = it.w.plainLen()
-			it.count = int64(min(it.n, 1<<62))
 			return
 		}
 	}
@@ -207,7 +200,7 @@ func (it *elemIter) init(e *rdb.Entry) {
 // -1.
 func (it *elemIter) len() int64 {
 	if it.walk {
-		return it.count
+		return it.l.Len()
 	}
 	return it.v.Len()
 }
@@ -237,66 +230,29 @@ func (it *elemIter) next() bool {
 }
 
 func (it *elemIter) walkNext() bool {
-	if it.werr != nil || it.n == 0 {
-		if it.werr == nil && it.w.pos != len(it.w.b) {
-			it.werr = errPayload
-		}
+	l := &it.l
+	if !l.Next() {
 		return false
 	}
-	it.n--
-	if !it.walkStr(&it.member, &it.mlen, 0) {
-		return false
-	}
-	switch it.enc {
-	case rdb.EncHash:
-		if !it.walkStr(&it.value, &it.vlen, 1) {
-			return false
-		}
-	case rdb.EncZSet2:
-		if len(it.w.b)-it.w.pos < 8 {
-			it.werr = errPayload
-			return false
-		}
-		it.score = math.Float64frombits(binary.LittleEndian.Uint64(it.w.b[it.w.pos:]))
-		it.w.pos += 8
-	case rdb.EncZSet:
-		it.score, it.werr = it.w.strDouble()
-		if it.werr != nil {
-			return false
-		}
-	}
+	it.member, it.mlen = it.text(&l.Member, 0)
+	it.value, it.vlen = it.text(&l.Value, 1)
+	it.score = l.Score
 	return true
 }
 
-// walkStr reads an RDB string into *b (its bytes, when stored plainly or
-// as an integer) and *n (its length), with a fast path for a short plain
-// string.
-func (it *elemIter) walkStr(b *[]byte, n *int64, slot int) bool {
-	w := &it.w
-	if w.pos < len(w.b) {
-		if c := w.b[w.pos]; c < 0x40 && int(c) < len(w.b)-w.pos {
-			*b = w.b[w.pos+1 : w.pos+1+int(c)]
-			*n = int64(c)
-			w.pos += 1 + int(c)
-			return true
-		}
+// text returns a string's bytes (when stored plainly, or an integer
+// formatted into ibuf[slot]) and its length.
+func (it *elemIter) text(s *rdb.StringLayout, slot int) ([]byte, int64) {
+	if s.IsInt() {
+		it.ibuf[slot] = strconv.AppendInt(it.ibuf[slot][:0], s.Int, 10)
+		return it.ibuf[slot], s.Len
 	}
-	s, err := w.str()
-	if err != nil {
-		it.werr = err
-		return false
-	}
-	*b, *n = s.raw, s.size
-	if s.isInt {
-		it.ibuf[slot] = strconv.AppendInt(it.ibuf[slot][:0], s.ival, 10)
-		*b = it.ibuf[slot]
-	}
-	return true
+	return s.Plain(), s.Len
 }
 
 func (it *elemIter) err() error {
 	if it.walk {
-		return it.werr
+		return it.l.Err()
 	}
 	return it.v.Err()
 }

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 
 	"github.com/rdbkit/rdbkit/rdb"
@@ -14,42 +15,31 @@ import (
 // objectComputeSize counts them (streamRadixTreeMemoryUsage's 16 bytes an
 // ID and 244 bytes a rax node).
 func (m *MemoryEstimator) stream(e *rdb.Entry) (KeyMemory, error) {
-	w := payloadWalker{b: e.Payload, pos: 1}
-	nodes, err := w.plainLen()
-	if err != nil {
-		return KeyMemory{}, err
-	}
 	km := KeyMemory{Encoding: "stream"}
-	m.keys = m.keys[:0]
-	var lps, last int64
-	for i := uint64(0); i < nodes; i++ {
-		k, err := w.str()
-		if err != nil {
-			return km, err
-		}
-		if k.raw == nil || len(k.raw) != sizeStreamID {
-			return km, errPayload
-		}
-		m.keys = append(m.keys, k.raw) // a view: the rax key, big-endian
-		s, err := w.str()
-		if err != nil {
-			return km, err
-		}
-		last = m.a.class(s.size)
+	m.nodeKeys = m.nodeKeys[:0]
+	var lps, last, groups int64
+	length, err := m.streams.Walk(e.Payload, e.Encoding, func(key []byte, lp rdb.StringLayout) error {
+		m.nodeKeys = append(m.nodeKeys, key) // a view: the rax key, big-endian
+		last = m.a.class(lp.Len)
 		lps += last
+		return nil
+	}, func(g *rdb.StreamGroupLayout) error {
+		groups += m.streamGroup(g)
+		return nil
+	})
+	if err != nil {
+		return km, err
 	}
+	nodes := int64(len(m.nodeKeys))
 	if nodes > 0 && !m.opt.Loaded {
 		// The last node of a stream being written was preallocated by
 		// lpNew (STREAM_LISTPACK_MAX_PRE_ALLOCATE) and only grown since.
 		pre := int64(min(m.opt.StreamNodeMaxBytes, 4096))
 		lps += max(last, m.a.class(pre)) - last
 	}
-	km.Bytes = sizeRobj + sizeStream + raxUsage(int64(nodes), m.sortedKeys()) + lps
-	length, groups, err := m.streamTail(&w, e.Encoding)
-	if err != nil {
-		return km, err
-	}
-	km.Elements = length
+	m.keys = append(m.keys[:0], m.nodeKeys...)
+	km.Bytes = sizeRobj + sizeStream + raxUsage(nodes, m.sortedKeys()) + lps
+	km.Elements = int64(min(length, 1<<62))
 	km.Bytes += groups
 	return km, nil
 }
@@ -59,100 +49,20 @@ func raxUsage(n int64, keys [][]byte) int64 {
 	return n*sizeStreamID + raxNodes(keys)*(sizeRaxNode+8*30)
 }
 
-// streamTail reads what follows a stream's nodes: its length, ids and
-// consumer groups, whose memory it returns. PEL ids are read in place,
-// big-endian as the rax keys them. See redis/src/rdb.c rdbLoadObject.
-func (m *MemoryEstimator) streamTail(w *payloadWalker, enc rdb.Encoding) (length, mem int64, err error) {
-	n, err := w.plainLen()
-	if err != nil {
-		return 0, 0, err
-	}
-	length = int64(min(n, 1<<62))
-	skip := 2 // last_id
-	if enc >= rdb.EncStreamListpacks2 {
-		skip += 5 // first_id, max_deleted_entry_id, entries_added
-	}
-	if err := w.lens(skip); err != nil {
-		return 0, 0, err
-	}
-	groups, err := w.plainLen()
-	if err != nil {
-		return 0, 0, err
-	}
-	for ; groups > 0; groups-- {
-		g, err := m.streamGroup(w, enc)
-		if err != nil {
-			return 0, 0, err
-		}
-		mem += g
-	}
-	if w.pos != len(w.b) {
-		return 0, 0, errPayload
-	}
-	return length, mem, nil
-}
-
-// streamGroup reads a consumer group and returns its memory: the group,
-// its PEL (a rax and a streamNACK an entry) and its consumers (each with a
-// PEL rax sharing the group's NACKs).
-func (m *MemoryEstimator) streamGroup(w *payloadWalker, enc rdb.Encoding) (int64, error) {
-	if _, err := w.str(); err != nil { // name
-		return 0, err
-	}
-	k := 2 // last_id
-	if enc >= rdb.EncStreamListpacks2 {
-		k++ // entries_read
-	}
-	if err := w.lens(k); err != nil {
-		return 0, err
-	}
-	pel, err := w.plainLen()
-	if err != nil {
-		return 0, err
-	}
-	m.keys = m.keys[:0]
-	for ; pel > 0; pel-- {
-		if len(w.b)-w.pos < 24 {
-			return 0, errPayload
-		}
-		m.keys = append(m.keys, w.b[w.pos:w.pos+16])
-		w.pos += 24                       // id, delivery time
-		if err := w.lens(1); err != nil { // delivery count
-			return 0, err
-		}
-	}
+// streamGroup returns the memory of a consumer group: the group, its PEL
+// (a rax and a streamNACK an entry) and its consumers (each with a PEL rax
+// sharing the group's NACKs). PEL ids are the serialized ones, big-endian
+// as the rax keys them.
+func (m *MemoryEstimator) streamGroup(g *rdb.StreamGroupLayout) int64 {
+	m.keys = append(m.keys[:0], g.Pending...)
 	mem := sizeStreamCG + raxUsage(int64(len(m.keys)), m.sortedKeys()) + sizeStreamNACK*int64(len(m.keys))
-	consumers, err := w.plainLen()
-	if err != nil {
-		return 0, err
+	for i := range g.Consumers {
+		c := &g.Consumers[i]
+		np := int64(len(c.Pending))
+		m.keys = append(m.keys[:0], c.Pending...)
+		mem += m.consumerSize() + c.Name.Len + raxUsage(np, m.sortedKeys())
 	}
-	for ; consumers > 0; consumers-- {
-		name, err := w.str()
-		if err != nil {
-			return 0, err
-		}
-		times := 8 // seen_time
-		if enc >= rdb.EncStreamListpacks3 {
-			times += 8 // active_time
-		}
-		if err := w.skip(times); err != nil {
-			return 0, err
-		}
-		np, err := w.plainLen()
-		if err != nil {
-			return 0, err
-		}
-		if np > uint64(len(w.b)-w.pos)/16 {
-			return 0, errPayload
-		}
-		m.keys = m.keys[:0]
-		for i := uint64(0); i < np; i++ {
-			m.keys = append(m.keys, w.b[w.pos:w.pos+16])
-			w.pos += 16
-		}
-		mem += m.consumerSize() + name.size + raxUsage(int64(np), m.sortedKeys())
-	}
-	return mem, nil
+	return mem
 }
 
 // consumerSize is sizeof(streamConsumer): seen_time, name and pel, and
@@ -214,8 +124,11 @@ func appendBE64(dst []byte, v uint64) []byte {
 	return append(dst, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
+// errPayload reports a stream value without its stream information.
+var errPayload = errors.New("exporter: malformed payload")
+
 // streamElems models a stream whose payload is not in memory or whose
-// encoding the walker does not know (Redis 8.6's): its entries are
+// encoding the estimator does not walk (Redis 8.6's): its entries are
 // assumed packed in full listpacks of stream-node-max-bytes.
 func (m *MemoryEstimator) streamElems(e *rdb.Entry) (KeyMemory, error) {
 	v := e.Value()

@@ -171,18 +171,6 @@ func TestDictSlots(t *testing.T) {
 	}
 }
 
-func TestLZFHead(t *testing.T) {
-	// "aaaaaaaaab": a literal 'a', a back reference of 8, a literal 'b'.
-	in := []byte{0x00, 'a', 0xc0, 0x00, 0x00, 'b'}
-	var buf [8]byte
-	if got := lzfHead(buf[:6], in); string(got) != "aaaaaa" {
-		t.Errorf("lzfHead = %q", got)
-	}
-	if got := lzfHead(buf[:8], in[:2]); got != nil {
-		t.Errorf("lzfHead of truncated input = %q, want nil", got)
-	}
-}
-
 func TestAppendD2String(t *testing.T) {
 	tests := []struct {
 		f    float64

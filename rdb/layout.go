@@ -1,0 +1,519 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"io"
+	"math"
+)
+
+// This file reports the layout of a payload, as serialized, without
+// decoding it: the sizes and headers of its strings and blobs, its
+// quicklist and stream nodes and a stream's consumer groups. Memory
+// estimation needs these facts, which Value, handing out elements, hides.
+// Nothing is decompressed (but Head) or copied: the results are views of
+// the payload.
+
+// A StringLayout describes an RDB string as serialized.
+type StringLayout struct {
+	Len  int64 // length once decoded (the decimal digits of an integer)
+	Int  int64 // the value of an integer encoding
+	span []byte
+	hdr  int // bytes of span before the data (the LZF lengths included)
+	kind uint8
+}
+
+// String kinds of a StringLayout.
+const (
+	strPlain = iota
+	strInt
+	strLZF
+)
+
+// Plain returns the bytes of a string stored plainly (non-nil, even
+// empty), else nil.
+func (s *StringLayout) Plain() []byte {
+	if s.kind != strPlain || s.span == nil {
+		return nil
+	}
+	return s.span[s.hdr:]
+}
+
+// IsInt reports whether the string is stored as an integer encoding
+// (RDB_ENC_INT8/16/32), whose value is Int.
+func (s *StringLayout) IsInt() bool { return s.kind == strInt }
+
+// Compressed reports whether the string is LZF-compressed.
+func (s *StringLayout) Compressed() bool { return s.kind == strLZF }
+
+// Span returns the string as serialized, header included.
+func (s *StringLayout) Span() []byte { return s.span }
+
+// Head returns the first len(dst) (at most 8) bytes of the string once
+// decoded: a view of Plain, or, for an LZF string, just those bytes
+// decompressed into dst. It returns nil when the string is shorter, an
+// integer encoding or malformed.
+func (s *StringLayout) Head(dst []byte) []byte {
+	n := len(dst)
+	switch {
+	case s.Len < int64(n):
+		return nil
+	case s.span == nil:
+		return nil
+	case s.kind == strPlain:
+		return s.span[s.hdr : s.hdr+n]
+	case s.kind == strLZF:
+		return lzfHead(dst, s.span[s.hdr:])
+	}
+	return nil
+}
+
+// ListpackCount returns the entry count in the header of the listpack the
+// string holds, -1 when the header does not say (65535 or more entries)
+// or cannot be read.
+func (s *StringLayout) ListpackCount() int64 {
+	var buf [6]byte
+	h := s.Head(buf[:])
+	if h == nil {
+		return -1
+	}
+	n := int64(binary.LittleEndian.Uint16(h[4:]))
+	if n == 65535 {
+		return -1
+	}
+	return n
+}
+
+// IntsetCount returns the element count in the header of the intset the
+// string holds, -1 if it cannot be read.
+func (s *StringLayout) IntsetCount() int64 {
+	var buf [8]byte
+	h := s.Head(buf[:])
+	if h == nil {
+		return -1
+	}
+	return int64(binary.LittleEndian.Uint32(h[4:]))
+}
+
+// layoutCursor returns a cursor over payload, after its type byte.
+func layoutCursor(payload []byte) cursor {
+	return cursor{buf: payload, pos: min(1, len(payload)), end: len(payload), mark: -1}
+}
+
+// layoutErr wraps a cursor error into an *Error with its offset.
+func layoutErr(c *cursor, err error) error {
+	if err == nil {
+		return nil
+	}
+	return wrapErr(c, c.offset(), "", "payload layout", err)
+}
+
+// strLayout reads the header of an RDB string into s and passes over its
+// body.
+func (c *cursor) strLayout(s *StringLayout) error {
+	start := c.pos
+	if start < c.end { // a short plain string
+		if b := c.buf[start]; b < 0x40 && int(b) < c.end-start {
+			c.pos += 1 + int(b)
+			*s = StringLayout{Len: int64(b), span: c.buf[start:c.pos:c.pos], hdr: 1}
+			return nil
+		}
+	}
+	*s = StringLayout{}
+	n, enc, err := c.length()
+	if err != nil {
+		return err
+	}
+	if !enc {
+		if n > uint64(c.end-c.pos) {
+			return io.ErrUnexpectedEOF
+		}
+		s.Len, s.hdr = int64(n), c.pos-start
+		c.pos += int(n)
+	} else {
+		switch n {
+		case encInt8, encInt16, encInt32:
+			v, err := c.encodedInt(n)
+			if err != nil {
+				return err
+			}
+			s.kind, s.Int, s.Len = strInt, v, decimalLen(v)
+		case encLZF:
+			clen, err := c.plainLen()
+			if err != nil {
+				return err
+			}
+			ulen, err := c.plainLen()
+			if err != nil {
+				return err
+			}
+			if clen > uint64(c.end-c.pos) || ulen > 1<<62 {
+				return corrupt("lzf lengths %d/%d", clen, ulen)
+			}
+			s.kind, s.Len, s.hdr = strLZF, int64(ulen), c.pos-start
+			c.pos += int(clen)
+		default:
+			return corrupt("unknown string encoding %d", n)
+		}
+	}
+	s.span = c.buf[start:c.pos:c.pos]
+	return nil
+}
+
+// PayloadBlob returns the layout of the one string of a payload (type byte
+// first) of encoding enc: a string value (EncString), or the blob of a
+// single-blob encoding (intset, ziplist, listpack or zipmap). What follows
+// the string is not checked.
+func PayloadBlob(payload []byte, enc Encoding) (StringLayout, error) {
+	c := layoutCursor(payload)
+	switch enc {
+	case EncString, EncHashZipmap, EncListZiplist, EncSetIntset, EncZSetZiplist, EncHashZiplist,
+		EncZSetListpack, EncHashListpack, EncSetListpack, EncHashListpackExPreGA:
+	case EncHashListpackEx: // minimum field expiry first
+		if err := c.skip(8); err != nil {
+			return StringLayout{}, layoutErr(&c, err)
+		}
+	default:
+		return StringLayout{}, &detailError{"layout of encoding " + enc.String() + " as one string", ErrUnknown}
+	}
+	var s StringLayout
+	err := c.strLayout(&s)
+	return s, layoutErr(&c, err)
+}
+
+// Quicklist node containers as WalkQuicklist reports them.
+const (
+	QuicklistZiplist = 0               // a node of EncListQuicklist: a ziplist
+	QuicklistPlain   = quicklistPlain  // a single element (EncListQuicklist2)
+	QuicklistPacked  = quicklistPacked // a listpack (EncListQuicklist2)
+)
+
+// WalkQuicklist calls fn for each node of a quicklist payload (type byte
+// first; EncListQuicklist or EncListQuicklist2) with its container, as
+// stored (QUICKLIST_2, not checked) or QuicklistZiplist, and the layout of
+// its string (passed by value: it does not escape). It returns the node count of the header; it stops at fn's
+// first error and returns it. What follows the nodes is not checked.
+func WalkQuicklist(payload []byte, enc Encoding, fn func(container uint64, node StringLayout) error) (nodes uint64, err error) {
+	if enc != EncListQuicklist && enc != EncListQuicklist2 {
+		return 0, &detailError{"quicklist layout of encoding " + enc.String(), ErrUnknown}
+	}
+	c := layoutCursor(payload)
+	nodes, err = c.plainLen()
+	if err != nil {
+		return 0, layoutErr(&c, err)
+	}
+	for i := uint64(0); i < nodes; i++ {
+		container := uint64(QuicklistZiplist)
+		if enc == EncListQuicklist2 {
+			if container, err = c.plainLen(); err != nil {
+				return nodes, layoutErr(&c, err)
+			}
+		}
+		var s StringLayout
+		if err := c.strLayout(&s); err != nil {
+			return nodes, layoutErr(&c, err)
+		}
+		if err := fn(container, s); err != nil {
+			return nodes, err
+		}
+	}
+	return nodes, nil
+}
+
+// An ElemLayout reads the elements of a payload whose encoding stores them
+// one by one (EncList, EncSet, EncZSet, EncZSet2, EncHash) as string
+// layouts, decompressing nothing:
+//
+//	var l rdb.ElemLayout
+//	l.Reset(payload, enc)
+//	for l.Next() {
+//		... l.Member, l.Value, l.Score
+//	}
+//	if err := l.Err(); err != nil { ... }
+type ElemLayout struct {
+	Member StringLayout // list element, set member, zset member, hash field
+	Value  StringLayout // hash value
+	Score  float64      // zset score
+
+	c     cursor
+	enc   Encoding
+	n     uint64 // elements left
+	count int64
+	err   error
+}
+
+// Reset prepares l to read payload (type byte first) of encoding enc.
+func (l *ElemLayout) Reset(payload []byte, enc Encoding) {
+	*l = ElemLayout{c: layoutCursor(payload), enc: enc}
+	switch enc {
+	case EncList, EncSet, EncZSet, EncZSet2, EncHash:
+	default:
+		l.err = &detailError{"element layout of encoding " + enc.String(), ErrUnknown}
+		return
+	}
+	var err error
+	l.n, err = l.c.plainLen()
+	l.err = layoutErr(&l.c, err)
+	l.count = int64(min(l.n, 1<<62))
+}
+
+// Len returns the element count of the header.
+func (l *ElemLayout) Len() int64 { return l.count }
+
+// Next advances to the next element and reports whether there is one; at
+// the end it checks that the payload ends there.
+func (l *ElemLayout) Next() bool {
+	if l.err != nil {
+		return false
+	}
+	if l.n == 0 {
+		if l.c.pos != l.c.end {
+			l.err = layoutErr(&l.c, corrupt("%d bytes after the value", l.c.end-l.c.pos))
+		}
+		return false
+	}
+	l.n--
+	err := l.c.strLayout(&l.Member)
+	if err == nil {
+		switch l.enc {
+		case EncHash:
+			err = l.c.strLayout(&l.Value)
+		case EncZSet2:
+			var u uint64
+			u, err = l.c.uint64LE()
+			l.Score = math.Float64frombits(u)
+		case EncZSet:
+			l.Score, err = l.c.strDouble()
+		}
+	}
+	if err != nil {
+		l.err = layoutErr(&l.c, err)
+		return false
+	}
+	return true
+}
+
+// Err returns the first error met, nil at a clean end.
+func (l *ElemLayout) Err() error { return l.err }
+
+// A StreamGroupLayout is the layout of a stream's consumer group, as
+// StreamWalker reports it. Its ids are views of the payload; the group and
+// its slices are reused from one group to the next.
+type StreamGroupLayout struct {
+	Name      StringLayout
+	Pending   [][]byte // the ids of the group's PEL: 16 bytes each, big-endian
+	Consumers []StreamConsumerLayout
+}
+
+// A StreamConsumerLayout is the layout of a consumer of a group.
+type StreamConsumerLayout struct {
+	Name    StringLayout
+	Pending [][]byte // the ids of the consumer's PEL: 16 bytes each, big-endian
+}
+
+// A StreamWalker walks the layout of stream payloads, reusing its memory
+// from one to the next. Its zero value is ready to use.
+type StreamWalker struct {
+	g StreamGroupLayout
+}
+
+// Walk walks a stream payload (type byte first; EncStreamListpacks to
+// EncStreamListpacks4): it calls node for each listpack node with its key
+// (the 16-byte big-endian master id, stored plainly) and the layout of its
+// listpack, then group for each consumer group, and returns the stream's
+// length (XLEN). It checks that the payload ends after the stream; it
+// stops at the first error of node or group and returns it.
+func (w *StreamWalker) Walk(payload []byte, enc Encoding, node func(key []byte, listpack StringLayout) error,
+	group func(g *StreamGroupLayout) error) (length uint64, err error) {
+	if enc.Type() != TypeStream {
+		return 0, &detailError{"stream layout of encoding " + enc.String(), ErrUnknown}
+	}
+	c := layoutCursor(payload)
+	length, err = walkStream(&c, enc, &w.g, node, group)
+	if err == nil && c.pos != c.end {
+		err = corrupt("%d bytes after the value", c.end-c.pos)
+	}
+	if cb, ok := err.(*callbackError); ok {
+		return length, cb.err
+	}
+	return length, layoutErr(&c, err)
+}
+
+// callbackError carries a callback's error through walkStream, to be
+// returned unwrapped.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+
+func walkStream(c *cursor, enc Encoding, g *StreamGroupLayout, node func([]byte, StringLayout) error,
+	group func(*StreamGroupLayout) error) (uint64, error) {
+	nodes, err := c.plainLen()
+	if err != nil {
+		return 0, err
+	}
+	for ; nodes > 0; nodes-- {
+		var k, lp StringLayout
+		if err := c.strLayout(&k); err != nil {
+			return 0, err
+		}
+		key := k.Plain()
+		if key == nil || len(key) != 16 {
+			return 0, corrupt("stream node key of %d bytes", k.Len)
+		}
+		if err := c.strLayout(&lp); err != nil {
+			return 0, err
+		}
+		if err := node(key, lp); err != nil {
+			return 0, &callbackError{err}
+		}
+	}
+	length, err := c.plainLen()
+	if err != nil {
+		return 0, err
+	}
+	skip := 2 // last_id
+	if enc >= EncStreamListpacks2 {
+		skip += 5 // first_id, max_deleted_entry_id, entries_added
+	}
+	if err := skipLens(c, skip); err != nil {
+		return length, err
+	}
+	groups, err := c.plainLen()
+	if err != nil {
+		return length, err
+	}
+	for ; groups > 0; groups-- {
+		if err := groupLayout(c, enc, g); err != nil {
+			return length, err
+		}
+		if err := group(g); err != nil {
+			return length, &callbackError{err}
+		}
+	}
+	if enc >= EncStreamListpacks4 {
+		return length, skipStreamV4(c)
+	}
+	return length, nil
+}
+
+// groupLayout reads a consumer group into g, reusing its slices.
+func groupLayout(c *cursor, enc Encoding, g *StreamGroupLayout) error {
+	if err := c.strLayout(&g.Name); err != nil {
+		return err
+	}
+	k := 2 // last_id
+	if enc >= EncStreamListpacks2 {
+		k++ // entries_read
+	}
+	if err := skipLens(c, k); err != nil {
+		return err
+	}
+	pel, err := c.plainLen()
+	if err != nil {
+		return err
+	}
+	g.Pending = g.Pending[:0]
+	for ; pel > 0; pel-- {
+		p, err := c.next(16 + 8) // id, delivery time
+		if err != nil {
+			return err
+		}
+		g.Pending = append(g.Pending, p[:16:16])
+		if _, err := c.plainLen(); err != nil { // delivery count
+			return err
+		}
+	}
+	consumers, err := c.plainLen()
+	if err != nil {
+		return err
+	}
+	g.Consumers = g.Consumers[:0]
+	for ; consumers > 0; consumers-- {
+		if len(g.Consumers) < cap(g.Consumers) {
+			g.Consumers = g.Consumers[:len(g.Consumers)+1]
+		} else {
+			g.Consumers = append(g.Consumers, StreamConsumerLayout{})
+		}
+		cons := &g.Consumers[len(g.Consumers)-1]
+		if err := c.strLayout(&cons.Name); err != nil {
+			return err
+		}
+		times := 8 // seen_time
+		if enc >= EncStreamListpacks3 {
+			times += 8 // active_time
+		}
+		if err := c.skip(uint64(times)); err != nil {
+			return err
+		}
+		np, err := c.plainLen()
+		if err != nil {
+			return err
+		}
+		if np > uint64(c.end-c.pos)/16 {
+			return io.ErrUnexpectedEOF
+		}
+		cons.Pending = cons.Pending[:0]
+		for ; np > 0; np-- {
+			p, _ := c.next(16)
+			cons.Pending = append(cons.Pending, p)
+		}
+	}
+	return nil
+}
+
+// decimalLen returns the length of v in decimal.
+func decimalLen(v int64) int64 {
+	n := int64(1)
+	u := uint64(v)
+	if v < 0 {
+		n++
+		u = -u
+	}
+	for u >= 10 {
+		u /= 10
+		n++
+	}
+	return n
+}
+
+// lzfHead decodes the first len(out) bytes of the LZF data in, or returns
+// nil if in is malformed. See redis/src/lzf_d.c.
+func lzfHead(out, in []byte) []byte {
+	ip, op := 0, 0
+	for op < len(out) {
+		if ip >= len(in) {
+			return nil
+		}
+		ctrl := int(in[ip])
+		ip++
+		if ctrl < 32 { // literal run of ctrl+1 bytes
+			n := ctrl + 1
+			if ip+n > len(in) {
+				return nil
+			}
+			op += copy(out[op:], in[ip:ip+n])
+			ip += n
+			continue
+		}
+		l := ctrl >> 5
+		if l == 7 {
+			if ip >= len(in) {
+				return nil
+			}
+			l += int(in[ip])
+			ip++
+		}
+		if ip >= len(in) {
+			return nil
+		}
+		ref := op - (ctrl&0x1f)<<8 - 1 - int(in[ip])
+		ip++
+		if ref < 0 {
+			return nil
+		}
+		for i := 0; i < l+2 && op < len(out); i++ {
+			out[op] = out[ref+i]
+			op++
+		}
+	}
+	return out
+}
