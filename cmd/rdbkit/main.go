@@ -108,6 +108,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			memoryCommand(),
 			fetchCommand(),
 			restoreCommand(),
+			syncCommand(),
 			probeCommand(),
 			compareCommand(),
 			copyCommand(),

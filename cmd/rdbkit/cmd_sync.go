@@ -1,0 +1,472 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdbkit/rdbkit/loader"
+	"github.com/rdbkit/rdbkit/source"
+	"github.com/urfave/cli/v2"
+)
+
+type syncOptions struct {
+	from             string
+	fromPasswordFile string
+	fromTLS          source.TLSFiles
+	dest             destOptions
+	filter           filterOptions
+	mode             loader.Mode
+	conflict         loader.Conflict
+	workers          int
+	pipeline         int
+	dbMap            map[int]int
+	maxPayload       int64
+	maxBuffer        int64
+	retries          int
+	rdbVersion       int
+	cluster          bool
+	noFuncs          bool
+	untilSynced      bool
+	checkpoint       string
+	resume           bool
+	metricsAddr      string
+	ttlMargin        time.Duration
+	reconnectFor     time.Duration
+	json             bool
+
+	// For tests: the progress period (0: 250 ms on a terminal, 5 s
+	// otherwise), how long the destination must stay caught up before
+	// --until-synced ends (0: 1 s), a hook called once the snapshot is
+	// loaded and before the stream is applied, and the replication
+	// options.
+	progressEvery time.Duration
+	settle        time.Duration
+	beforeStream  func()
+	afterKey      func(keys int64) // after each key of a snapshot given to the loader
+	sourceOpts    source.Options
+}
+
+// Defaults of sync.
+const (
+	defaultTTLMargin    = time.Minute
+	defaultReconnectFor = 5 * time.Minute
+	defaultSettle       = time.Second
+)
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "sync",
+		Usage:     "copy a live server into another and follow its writes (replication without REPLICAOF)",
+		ArgsUsage: " ",
+		Description: "sync connects to the source as a replica does (PSYNC), loads the snapshot into the destination\n" +
+			"as it arrives (as restore: RESTORE ... ABSTTL, transcoded or rewritten for older servers, the same\n" +
+			"filters, --mode, conflict policy and --db-map), then applies the source's command stream in order:\n" +
+			"SELECT followed, MULTI/EXEC sent as transactions, PING/REPLCONF/SELECT/PUBLISH dropped, filters\n" +
+			"applied to keyed commands (key positions from the destination's COMMAND INFO / COMMAND GETKEYS),\n" +
+			"every reply checked: a failed command is reported with its key. The destination is only a client\n" +
+			"(no REPLICAOF), so it may be any managed Redis or a Redis Cluster (commands routed by slot).\n" +
+			"Keys that expire within --ttl-margin (in the snapshot, or by an expiry of the stream) are held on\n" +
+			"the destination with a later expiry while sync follows the source, whose DELs expire them as on a\n" +
+			"replica, and get their true expiry when sync ends (saved in the checkpoint to resume), so that a\n" +
+			"TTL the source renews while the destination lags behind is not lost.\n" +
+			"The lag (source offset read from the link vs offset applied, bytes and seconds) is shown on stderr.\n" +
+			"sync runs until Ctrl-C, or with --until-synced until the destination has caught up. A dropped\n" +
+			"link is resumed with PSYNC (nothing applied twice or skipped). With --checkpoint the position\n" +
+			"(replication ID, offsets, database) is saved atomically every second and at the end; --resume\n" +
+			"continues from it with PSYNC instead of a new full sync, if the source still has the backlog.\n" +
+			"Exit status: 0 when every key and command was applied or deliberately left out, 1 otherwise,\n" +
+			"130 when interrupted before the snapshot was loaded.",
+		Flags: append(append([]cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "the source `URL`"},
+			&cli.StringFlag{Name: "to", Usage: "the destination `URL`"},
+			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE`"},
+			&cli.StringFlag{Name: "from-tls-ca", Usage: "trust the CA certificates in `FILE` (PEM) for a rediss:// source"},
+			&cli.StringFlag{Name: "from-tls-cert", Usage: "client certificate `FILE` (PEM) for a rediss:// source"},
+			&cli.StringFlag{Name: "from-tls-key", Usage: "client private key `FILE` (PEM) for a rediss:// source"},
+			&cli.BoolFlag{Name: "from-tls-insecure", Usage: "do not verify the source's TLS certificate"},
+			&cli.BoolFlag{Name: "until-synced", Usage: "exit once the destination has caught up with the source"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "save the replication position to `FILE` (atomically, every second and at the end)"},
+			&cli.BoolFlag{Name: "resume", Usage: "continue from the --checkpoint FILE with PSYNC instead of a full sync"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics)"},
+			&cli.DurationFlag{Name: "ttl-margin", Value: defaultTTLMargin, Usage: "hold keys expiring within `DURATION` until sync ends (0: never)"},
+			&cli.DurationFlag{Name: "reconnect-for", Value: defaultReconnectFor, Usage: "give up after the source has been unreachable for `DURATION`"},
+			&cli.BoolFlag{Name: "replace", Usage: "overwrite existing keys (and function libraries) of the snapshot"},
+			&cli.BoolFlag{Name: "skip-existing", Usage: "leave existing keys of the snapshot alone and count them as skipped"},
+			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "`MODE` of the snapshot: auto, restore (RESTORE only) or rewrite (commands only)"},
+			&cli.IntFlag{Name: "workers", Value: loader.DefaultWorkers, Usage: "`N` connections per node for the snapshot"},
+			&cli.IntFlag{Name: "pipeline", Value: loader.DefaultPipeline, Usage: "`N` commands per round trip"},
+			&cli.StringSliceFlag{Name: "db-map", Usage: "write database SRC into database DST: `SRC=DST` (repeatable)"},
+			&cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"},
+			&cli.StringFlag{Name: "max-payload", Usage: "largest argument the destination accepts, `SIZE` (default: its proto-max-bulk-len)"},
+			&cli.StringFlag{Name: "max-buffer", Usage: "values larger than `SIZE` are streamed and written with commands (default 64m)"},
+			&cli.IntFlag{Name: "retries", Value: loader.DefaultRetries, Usage: "send a command again up to `N` times after a failover or a busy server"},
+			&cli.IntFlag{Name: "rdb-version", Usage: "take the destination's RDB version to be `N` instead of reading INFO"},
+			&cli.BoolFlag{Name: "cluster", Usage: "the destination is a Redis Cluster (detected otherwise)"},
+			&cli.BoolFlag{Name: "no-functions", Usage: "do not load function libraries and Lua scripts, nor apply FUNCTION commands"},
+		}, destFlags()...), filterFlags()...),
+		Action: func(c *cli.Context) error {
+			const name = "sync"
+			opts := syncOptions{
+				from:             c.String("from"),
+				fromPasswordFile: c.String("from-password-file"),
+				fromTLS: source.TLSFiles{
+					CA: c.String("from-tls-ca"), Cert: c.String("from-tls-cert"),
+					Key: c.String("from-tls-key"), Insecure: c.Bool("from-tls-insecure"),
+				},
+				dest:         destOptionsFrom(c, c.String("to")),
+				filter:       filterOptionsFrom(c),
+				workers:      c.Int("workers"),
+				pipeline:     c.Int("pipeline"),
+				retries:      c.Int("retries"),
+				rdbVersion:   c.Int("rdb-version"),
+				cluster:      c.Bool("cluster"),
+				noFuncs:      c.Bool("no-functions"),
+				untilSynced:  c.Bool("until-synced"),
+				checkpoint:   c.String("checkpoint"),
+				resume:       c.Bool("resume"),
+				metricsAddr:  c.String("metrics-addr"),
+				ttlMargin:    c.Duration("ttl-margin"),
+				reconnectFor: c.Duration("reconnect-for"),
+				json:         c.Bool("json"),
+			}
+			var err error
+			switch {
+			case c.NArg() > 0:
+				return usagef(name, "unexpected argument %q (the source is --from URL)", c.Args().First())
+			case opts.from == "":
+				return usagef(name, "missing --from URL")
+			case opts.dest.url == "":
+				return usagef(name, "missing --to URL")
+			case c.Bool("replace") && c.Bool("skip-existing"):
+				return usagef(name, "--replace and --skip-existing exclude each other")
+			case c.Bool("replace"):
+				opts.conflict = loader.ConflictReplace
+			case c.Bool("skip-existing"):
+				opts.conflict = loader.ConflictSkip
+			}
+			if opts.mode, err = loader.ParseMode(c.String("mode")); err != nil {
+				return usagef(name, "--mode %q: want auto, restore or rewrite", c.String("mode"))
+			}
+			switch {
+			case opts.workers < 1 || opts.pipeline < 1:
+				return usagef(name, "--workers and --pipeline are 1 or more")
+			case opts.retries < 0:
+				return usagef(name, "--retries is 0 or more")
+			case opts.resume && opts.checkpoint == "":
+				return usagef(name, "--resume needs --checkpoint FILE")
+			case opts.ttlMargin < 0:
+				return usagef(name, "--ttl-margin is 0 or more")
+			}
+			if opts.dbMap, err = parseDBMap(name, c.StringSlice("db-map")); err != nil {
+				return err
+			}
+			if opts.maxPayload, err = sizeFlag(c, name, "max-payload"); err != nil {
+				return err
+			}
+			if opts.maxBuffer, err = sizeFlag(c, name, "max-buffer"); err != nil {
+				return err
+			}
+			return runSync(c.Context, opts, c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
+
+// The phases of a sync, as the metrics name them.
+const (
+	phaseConnecting = iota
+	phaseSnapshot
+	phaseStream
+	phaseStopped
+	numPhases
+)
+
+var phaseNames = [numPhases]string{"connecting", "snapshot", "stream", "stopped"}
+
+// syncRun is one run of sync: its source, loader, position and counters.
+type syncRun struct {
+	opts   syncOptions
+	stderr io.Writer
+	ep     source.Endpoint
+	sopts  source.Options
+	lo     loader.Options
+	f      *filter
+	dest   string // redacted URLs
+	src    string
+	start  time.Time
+
+	lmu      sync.Mutex
+	l        *loader.Loader // replaced after a forced full resync
+	ap       *loader.Applier
+	prevSt   loader.Stats // of the loaders replaced
+	snapshot bool         // a snapshot has been loaded (or started) in this run
+
+	// The position. applied is the offset just after the last command
+	// applied (the snapshot's offset before the first); appliedDB is the
+	// database selected there. Both change only in the applying goroutine.
+	replID    string
+	applied   atomic.Int64
+	appliedDB int
+	link      atomic.Pointer[source.Conn]
+	linkBase  atomic.Int64 // the link offset where this run's count of stream bytes starts
+
+	phase       atomic.Int32
+	ready       atomic.Bool // the destination holds a whole snapshot: the stream can be applied
+	keep        *keepAlive
+	cp          *syncCheckpoint
+	counters    syncCounters
+	lag         lagState
+	notes       []string // said once on stderr, kept for the summary
+	outMu       sync.Mutex
+	term        bool   // stderr is a terminal
+	metricsAddr string // where the metrics are served
+}
+
+// runSync syncs opts.from into the destination until Ctrl-C, until the
+// destination has caught up (--until-synced), or until an error stops it.
+// The summary goes to stdout, progress and notes to stderr.
+func runSync(ctx context.Context, opts syncOptions, stdout, stderr io.Writer) error {
+	const name = "sync"
+	run := &syncRun{opts: opts, stderr: stderr, start: time.Now(), term: isTerminal(stderr)}
+	if err := run.setup(); err != nil {
+		return err
+	}
+	if opts.resume {
+		pos, err := run.cp.read()
+		if err != nil {
+			return err
+		}
+		run.cp.prev = pos
+	}
+	quietRedisLogs()
+	l, err := loader.New(ctx, run.lo)
+	if errors.Is(err, loader.ErrClusterDB) {
+		return usagef(name, "%s: %v: use --db-map N=0 for the keys of database N", run.dest, err)
+	}
+	if err != nil {
+		return fmt.Errorf("sync: %s: %w", run.dest, err)
+	}
+	run.setLoader(l)
+	if l.IsCluster() && (hasNonZero(opts.filter.dbs) || run.lo.UseDefaultDB && run.lo.DefaultDB != 0) {
+		l.Close()
+		return usagef(name, "%s is a Redis Cluster, which has only database 0: use --db-map N=0", run.dest)
+	}
+	info := l.Info()
+	topo := "standalone"
+	if l.IsCluster() {
+		topo = "cluster"
+	}
+	run.logf("%s -> %s (%s %s, %s, %s)", run.src, run.dest, info.Server, info.Version, l.Target(), topo)
+	stopMetrics, err := run.startMetrics()
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer stopMetrics()
+	stopProgress := run.startProgress()
+	runErr := run.loop(ctx)
+	run.settleAtStop(runErr)
+	run.phase.Store(phaseStopped)
+	stopProgress()
+	st, fatal := run.closeLoader()
+	if err := run.saveCheckpoint(); err != nil {
+		run.logf("%v", err)
+	}
+	rep := run.report(&st, firstErr(runErr, fatal))
+	if err := rep.write(stdout, opts.json); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(runErr, errInterrupted):
+		return ctx.Err()
+	case runErr != nil || fatal != nil:
+		return &reportedError{errors.Join(runErr, fatal)}
+	case !rep.OK:
+		return &reportedError{errors.New("some keys or commands were not applied")}
+	}
+	return nil
+}
+
+// settleAtStop gives the keys still kept alive their true expiry when
+// sync stops without a checkpoint to resume from (with one, they are
+// saved in it, and the resumed run settles them).
+func (run *syncRun) settleAtStop(runErr error) {
+	n := run.keep.len()
+	if n == 0 || run.opts.checkpoint != "" || !run.ready.Load() || errors.Is(runErr, errInterrupted) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	run.logf("stopping: giving %d keys kept alive their expiry", n)
+	if err := run.settleKeep(ctx, time.Now(), settleAll); err != nil {
+		run.logf("%v", err)
+	}
+}
+
+// errInterrupted is the error of a sync stopped before its snapshot was
+// loaded.
+var errInterrupted = errors.New("sync: interrupted before the snapshot was loaded")
+
+// setup checks the options and prepares the endpoints, filter and loader
+// options.
+func (run *syncRun) setup() error {
+	const name = "sync"
+	opts := &run.opts
+	var err error
+	if run.f, err = newFilter(name, opts.filter); err != nil {
+		return err
+	}
+	if run.ep, err = source.ParseEndpoint(opts.from); err != nil {
+		return usagef(name, "--from: %v", err)
+	}
+	if err := run.ep.LoadPassword(opts.fromPasswordFile, source.EnvPassword); err != nil {
+		return err
+	}
+	run.sopts = opts.sourceOpts
+	run.sopts.RDBOnly, run.sopts.FunctionsOnly = false, false
+	if !opts.fromTLS.IsZero() {
+		if !run.ep.TLS {
+			return usagef(name, "--from-tls-* options need a rediss:// source URL")
+		}
+		if run.sopts.TLS, err = opts.fromTLS.Config(); err != nil {
+			return err
+		}
+	}
+	if run.sopts.Logf == nil {
+		run.sopts.Logf = run.logf
+	}
+	run.src = run.ep.Redacted()
+	ro, dep, err := opts.dest.redisOptions(name)
+	if err != nil {
+		return err
+	}
+	run.dest = dep.Redacted()
+	run.lo = loader.Options{
+		Redis: ro, Cluster: opts.cluster, Workers: opts.workers, Pipeline: opts.pipeline,
+		Mode: opts.mode, Conflict: opts.conflict, DBMap: opts.dbMap,
+		MaxPayload: opts.maxPayload, RDBVersion: opts.rdbVersion, Retries: opts.retries,
+	}
+	if opts.retries == 0 {
+		run.lo.Retries = -1
+	}
+	if dep.DB != 0 {
+		run.lo.UseDefaultDB, run.lo.DefaultDB = true, dep.DB
+	}
+	if run.ep.DB != 0 {
+		run.logf("the replication stream holds every database; /%d in the source URL is ignored (use --db)", run.ep.DB)
+	}
+	if opts.ttlMargin == 0 && opts.untilSynced {
+		run.logf("--ttl-margin 0: keys of the snapshot that expire before the stream has caught up may lose a TTL the source renewed")
+	}
+	run.keep = newKeepAlive(opts.ttlMargin)
+	run.cp = &syncCheckpoint{path: opts.checkpoint, source: run.src, dest: run.dest}
+	if opts.untilSynced && opts.settle <= 0 {
+		opts.settle = defaultSettle
+	}
+	return nil
+}
+
+// logf writes a note on stderr.
+func (run *syncRun) logf(format string, args ...any) {
+	run.outMu.Lock()
+	defer run.outMu.Unlock()
+	if run.term {
+		fmt.Fprint(run.stderr, "\r\x1b[K")
+	}
+	fmt.Fprintf(run.stderr, "sync: "+format+"\n", args...)
+}
+
+// note says something once on stderr and keeps it for the summary.
+func (run *syncRun) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	run.logf("%s", msg)
+	run.outMu.Lock()
+	run.notes = append(run.notes, msg)
+	run.outMu.Unlock()
+}
+
+func (run *syncRun) setLoader(l *loader.Loader) {
+	run.lmu.Lock()
+	defer run.lmu.Unlock()
+	run.l, run.ap = l, l.Applier()
+}
+
+func (run *syncRun) loader() *loader.Loader {
+	run.lmu.Lock()
+	defer run.lmu.Unlock()
+	return run.l
+}
+
+// loaderStats returns the snapshot counters of every loader of the run.
+func (run *syncRun) loaderStats() loader.Stats {
+	run.lmu.Lock()
+	l, prev := run.l, run.prevSt
+	run.lmu.Unlock()
+	st := l.Stats()
+	addStats(&st, &prev)
+	return st
+}
+
+// closeLoader closes the loader and returns the counters of the run.
+func (run *syncRun) closeLoader() (loader.Stats, error) {
+	run.lmu.Lock()
+	l, prev := run.l, run.prevSt
+	run.lmu.Unlock()
+	st, err := l.Close()
+	addStats(&st, &prev)
+	return st, err
+}
+
+// replaceLoader closes the loader and opens another with the conflict
+// policy ConflictReplace, for a snapshot loaded again after a forced
+// full resync: the keys already there are the previous snapshot's.
+func (run *syncRun) replaceLoader(ctx context.Context) error {
+	old := run.loader()
+	st, err := old.Close()
+	if err != nil {
+		return err
+	}
+	lo := run.lo
+	lo.Conflict = loader.ConflictReplace
+	l, err := loader.New(ctx, lo)
+	if err != nil {
+		return fmt.Errorf("sync: %s: %w", run.dest, err)
+	}
+	run.lmu.Lock()
+	addStats(&run.prevSt, &st)
+	run.lmu.Unlock()
+	run.setLoader(l)
+	return nil
+}
+
+// addStats adds the counters of b to a.
+func addStats(a, b *loader.Stats) {
+	a.Read += b.Read
+	a.Restored += b.Restored
+	a.Transcoded += b.Transcoded
+	a.Rewritten += b.Rewritten
+	a.Expired += b.Expired
+	a.Conflicts += b.Conflicts
+	a.Skipped += b.Skipped
+	a.Failed += b.Failed
+	a.Bytes += b.Bytes
+	a.Redirects += b.Redirects
+	a.Retries += b.Retries
+	a.Streamed += b.Streamed
+	a.Recovered += b.Recovered
+	a.Functions += b.Functions
+	a.FunctionConflicts += b.FunctionConflicts
+	a.FunctionsSkipped += b.FunctionsSkipped
+	a.FunctionsFailed += b.FunctionsFailed
+	a.Scripts += b.Scripts
+	a.Failures = append(a.Failures, b.Failures...)
+	a.ConflictKeys = append(a.ConflictKeys, b.ConflictKeys...)
+	a.FunctionErrors = append(a.FunctionErrors, b.FunctionErrors...)
+	a.Loss.Add(b.Loss)
+	a.RewriteLoss.Add(b.RewriteLoss)
+	a.LossKeys = append(a.LossKeys, b.LossKeys...)
+}

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// syncCounters are the counters of a run, read by the progress line, the
+// metrics and the summary.
+type syncCounters struct {
+	snapKeys     atomic.Int64 // keys read from snapshots
+	snapFiltered atomic.Int64
+	snapRead     atomic.Int64 // bytes of the current snapshot read
+	snapBytes    atomic.Int64 // bytes of the snapshots done before it
+	snapSize     atomic.Int64 // size of the current snapshot, -1 if diskless
+	snapOffset   atomic.Int64
+	functions    atomic.Int64
+
+	applied      atomic.Int64 // stream commands applied
+	bytesApplied atomic.Int64 // their argument bytes
+	filtered     atomic.Int64
+	dropped      atomic.Int64
+	txSplit      atomic.Int64
+	streamBytes  atomic.Int64 // stream bytes read on the links closed so far
+	reconnects   atomic.Int64
+	partial      atomic.Int64 // PSYNC +CONTINUE
+
+	mu       sync.Mutex
+	failed   int64
+	classes  map[string]int64
+	failures []cmdFailure // the first maxFailuresLogged
+}
+
+// A cmdFailure is a command of the stream that failed.
+type cmdFailure struct {
+	Offset  int64     `json:"offset"`
+	DB      int       `json:"db"`
+	Key     jsonBytes `json:"key,omitempty"`
+	Command string    `json:"command"`
+	Class   string    `json:"class"`
+	Error   string    `json:"error"`
+}
+
+// fail counts a failed command and returns how many have failed.
+func (c *syncCounters) fail(f cmdFailure) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed++
+	if c.classes == nil {
+		c.classes = map[string]int64{}
+	}
+	c.classes[f.Class]++
+	if len(c.failures) < maxFailuresLogged {
+		c.failures = append(c.failures, f)
+	}
+	return c.failed
+}
+
+// classify counts an error that is not a command's.
+func (c *syncCounters) classify(class string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.classes == nil {
+		c.classes = map[string]int64{}
+	}
+	c.classes[class]++
+}
+
+func (c *syncCounters) failedCommands() (int64, []cmdFailure, map[string]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed, slices.Clone(c.failures), maps.Clone(c.classes)
+}
+
+// lagState is how far the destination is behind the link.
+type lagState struct {
+	oldest atomic.Int64 // Unix ns when the oldest command not yet applied was read; 0: none
+	caught atomic.Bool  // every command read is applied and the link is quiet
+	// Of the applying goroutine only:
+	prevLink  int64
+	since     time.Time // caught up since; zero when not
+	lastCP    time.Time
+	lastPrune time.Time
+}
+
+// pruneEvery is how often kept keys the stream changed are forgotten.
+const pruneEvery = 10 * time.Second
+
+// streamRead returns the stream bytes read over every link.
+func (run *syncRun) streamRead() int64 {
+	n := run.counters.streamBytes.Load()
+	if c := run.link.Load(); c != nil {
+		n += max(c.Offset()-run.linkBase.Load(), 0)
+	}
+	return n
+}
+
+// lagNow returns the lag: bytes read from the link and not applied, and
+// the age of the oldest command not applied.
+func (run *syncRun) lagNow() (int64, time.Duration) {
+	if run.phase.Load() != phaseStream || run.lag.caught.Load() {
+		return 0, 0
+	}
+	var n int64
+	if c := run.link.Load(); c != nil {
+		n = max(c.Offset()-run.applied.Load(), 0)
+	}
+	var d time.Duration
+	if o := run.lag.oldest.Load(); o != 0 {
+		d = max(time.Since(time.Unix(0, o)), 0)
+	}
+	return n, d
+}
+
+// housekeep runs between batches of the stream: it finds whether the
+// destination has caught up, prunes the kept-alive keys when it has,
+// saves the checkpoint every second, and ends --until-synced (once the
+// kept-alive keys are settled).
+func (run *syncRun) housekeep(ctx context.Context, rd *streamReader) error {
+	now := time.Now()
+	link := rd.conn.Offset()
+	applied := run.applied.Load()
+	idle := len(rd.ch) == 0 && applied >= rd.handed.Load()
+	// Once every command read is applied, the link offset is past the
+	// applied one only by PINGs and REPLCONFs, which the stream consumes
+	// itself: the offset not moving for a tick says so.
+	caught := idle && (link == applied || link == run.lag.prevLink)
+	run.lag.prevLink = link
+	run.lag.caught.Store(caught)
+	switch {
+	case !caught:
+		run.lag.since = time.Time{}
+	case run.lag.since.IsZero():
+		run.lag.since = now
+	}
+	synced := run.opts.untilSynced && caught && now.Sub(run.lag.since) >= run.opts.settle
+	switch {
+	case run.keep.len() == 0:
+	case synced:
+		if err := run.settleKeep(ctx, now, settleDue); err != nil {
+			return err
+		}
+	case caught && now.Sub(run.lag.lastPrune) >= pruneEvery:
+		run.lag.lastPrune = now
+		if err := run.settleKeep(ctx, now, settlePrune); err != nil {
+			return err
+		}
+	}
+	if now.Sub(run.lag.lastCP) >= time.Second {
+		run.lag.lastCP = now
+		if err := run.saveCheckpoint(); err != nil {
+			run.logf("%v", err)
+		}
+	}
+	if synced && run.keep.len() == 0 {
+		run.logf("caught up: offset %d applied", applied)
+		return errSynced
+	}
+	return nil
+}
+
+// startProgress shows the progress on stderr until the returned function
+// is called: a line redrawn in place on a terminal, else a line every
+// 5 s.
+func (run *syncRun) startProgress() func() {
+	every := run.opts.progressEvery
+	if every <= 0 {
+		every = 5 * time.Second
+		if run.term {
+			every = 250 * time.Millisecond
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				line := run.progressLine()
+				run.outMu.Lock()
+				if run.term {
+					fmt.Fprintf(run.stderr, "\r%s\x1b[K", line)
+				} else {
+					fmt.Fprintln(run.stderr, line)
+				}
+				run.outMu.Unlock()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		if run.term {
+			run.outMu.Lock()
+			fmt.Fprint(run.stderr, "\r\x1b[K")
+			run.outMu.Unlock()
+		}
+	}
+}
+
+// progressLine describes the current phase.
+func (run *syncRun) progressLine() string {
+	switch run.phase.Load() {
+	case phaseSnapshot:
+		st := run.loaderStats()
+		n, size := run.counters.snapRead.Load(), run.counters.snapSize.Load()
+		line := "sync: snapshot: " + byteSize(n)
+		if size > 0 {
+			line += fmt.Sprintf(" of %s (%d%%)", byteSize(size), n*100/size)
+		}
+		line += fmt.Sprintf(", %d keys read, %d written", run.counters.snapKeys.Load(), st.Written())
+		if bad := st.Failed + st.Conflicts; bad > 0 {
+			line += fmt.Sprintf(", %d failed or conflicting", bad)
+		}
+		return line
+	case phaseStream:
+		lb, ls := run.lagNow()
+		var link int64
+		if c := run.link.Load(); c != nil {
+			link = c.Offset()
+		}
+		failed, _, _ := run.counters.failedCommands()
+		line := fmt.Sprintf("sync: stream: source offset %d, applied %d, lag %s / %.3fs, %d commands applied",
+			link, run.applied.Load(), byteSize(lb), ls.Seconds(), run.counters.applied.Load())
+		if failed > 0 {
+			line += fmt.Sprintf(", %d failed", failed)
+		}
+		if k := run.keep.len(); k > 0 {
+			line += fmt.Sprintf(", %d keys kept alive", k)
+		}
+		return line
+	}
+	return "sync: connecting to " + run.src
+}
+
+// startMetrics serves the metrics on --metrics-addr, in the Prometheus
+// text exposition format (version 0.0.4), written by hand so as to need
+// no client library.
+func (run *syncRun) startMetrics() (func(), error) {
+	if run.opts.metricsAddr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", run.opts.metricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("sync: --metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_ = run.writeMetrics(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			run.logf("metrics: %v", err)
+		}
+	}()
+	run.logf("metrics on http://%s/metrics", ln.Addr())
+	run.metricsAddr = ln.Addr().String()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// writeMetrics writes every metric in the Prometheus text format.
+func (run *syncRun) writeMetrics(w io.Writer) error {
+	var b bytes.Buffer
+	metric := func(name, typ, help string, samples ...sample) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, s := range samples {
+			b.WriteString(name)
+			if s.labels != "" {
+				b.WriteString("{" + s.labels + "}")
+			}
+			b.WriteString(" " + strconv.FormatFloat(s.v, 'g', -1, 64) + "\n")
+		}
+	}
+	c := &run.counters
+	st := run.loaderStats()
+	phase := run.phase.Load()
+	var phases []sample
+	for i, name := range phaseNames {
+		v := 0.0
+		if int32(i) == phase {
+			v = 1
+		}
+		phases = append(phases, sample{label("phase", name), v})
+	}
+	metric("rdbkit_sync_phase", "gauge", "The phase the sync is in (1) and those it is not in (0).", phases...)
+	metric("rdbkit_sync_keys_read_total", "counter", "Keys read from snapshots.", sample{"", float64(c.snapKeys.Load())})
+	metric("rdbkit_sync_keys_written_total", "counter", "Keys of snapshots written to the destination.", sample{"", float64(st.Written())})
+	metric("rdbkit_sync_bytes_read_total", "counter", "Bytes read from the source.",
+		sample{label("stage", "snapshot"), float64(c.snapBytes.Load() + c.snapRead.Load())},
+		sample{label("stage", "stream"), float64(run.streamRead())})
+	metric("rdbkit_sync_bytes_written_total", "counter", "Bytes written to the destination: payloads or arguments of the snapshot's keys, arguments of the stream's commands.",
+		sample{label("stage", "snapshot"), float64(st.Bytes)},
+		sample{label("stage", "stream"), float64(c.bytesApplied.Load())})
+	metric("rdbkit_sync_commands_applied_total", "counter", "Commands of the stream applied.", sample{"", float64(c.applied.Load())})
+	metric("rdbkit_sync_commands_filtered_total", "counter", "Commands of the stream left out by a filter.", sample{"", float64(c.filtered.Load())})
+	metric("rdbkit_sync_commands_dropped_total", "counter", "Commands of the stream that are not data (PUBLISH).", sample{"", float64(c.dropped.Load())})
+	failed, _, classes := c.failedCommands()
+	metric("rdbkit_sync_commands_failed_total", "counter", "Commands of the stream that failed.", sample{"", float64(failed)})
+	if classes == nil {
+		classes = map[string]int64{}
+	}
+	classes["key_failed"] += st.Failed
+	classes["key_conflict"] += st.Conflicts
+	classes["function_failed"] += st.FunctionsFailed + st.FunctionConflicts
+	var errs []sample
+	for _, k := range slices.Sorted(maps.Keys(classes)) {
+		errs = append(errs, sample{label("class", k), float64(classes[k])})
+	}
+	metric("rdbkit_sync_errors_total", "counter", "Errors by class: the code of a command's error reply (WRONGTYPE, ...), key_failed and key_conflict for keys of snapshots.", errs...)
+	lb, ls := run.lagNow()
+	metric("rdbkit_sync_lag_bytes", "gauge", "Bytes of the stream read from the source and not yet applied.", sample{"", float64(lb)})
+	metric("rdbkit_sync_lag_seconds", "gauge", "Age of the oldest command of the stream read and not yet applied.", sample{"", ls.Seconds()})
+	var link int64
+	if cn := run.link.Load(); cn != nil {
+		link = cn.Offset()
+	}
+	metric("rdbkit_sync_source_offset", "gauge", "The source's replication offset read from the link.", sample{"", float64(link)})
+	metric("rdbkit_sync_applied_offset", "gauge", "The replication offset applied to the destination.", sample{"", float64(run.applied.Load())})
+	metric("rdbkit_sync_reconnects_total", "counter", "Times the link to the source was lost and connected again.", sample{"", float64(c.reconnects.Load())})
+	metric("rdbkit_sync_kept_alive_keys", "gauge", "Keys of the snapshot held alive until the stream has caught up.", sample{"", float64(run.keep.len())})
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+type sample struct {
+	labels string
+	v      float64
+}
+
+// label formats name="value" with the value escaped as the text format
+// wants (backslash, double quote, newline).
+func label(name, value string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return name + `="` + r.Replace(value) + `"`
+}
