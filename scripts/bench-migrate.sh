@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench-migrate.sh measures the live commands on the 1M-key benchmark data
+# in one session, each beside its reference:
+#   fetch    - rdbkit fetch against redis-cli --rdb (same source, same run)
+#   copy     - rdbkit copy (SCAN+DUMP+RESTORE) against rdbkit restore of
+#              the same data: the issue asks for at least half its throughput
+#   compare  - rdbkit compare live-to-live after the copy, against the copy
+#   sync     - rdbkit sync --until-synced against fetch followed by restore
+# Every command must succeed and leave the destination with every key.
+# Only the ratios of one run mean anything on a shared machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+file="$(go run ./internal/cmd/genbench 2>/dev/null)"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+CGO_ENABLED=0 go build -o "$work/rdbkit" ./cmd/rdbkit
+rk="$work/rdbkit"
+
+port=0
+start() { # name [file]: starts a server in $work/name; its port is left in $port
+	local dir="$work/$1"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$dir"
+	if [ -n "${2:-}" ]; then cp "$2" "$dir/dump.rdb"; fi
+	redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+		--repl-diskless-sync no --logfile "$dir/log" >/dev/null 2>&1 &
+	pids+=($!)
+	until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do sleep 0.1; done
+	until [ "$(redis-cli -p "$port" info persistence | grep -c '^loading:0')" = 1 ]; do sleep 0.1; done
+}
+secs=0
+timed() { # runs a command, fails the script if it fails, leaves its seconds in $secs
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$@" >"$work/out" 2>&1 || { echo "failed: $*" >&2; tail -5 "$work/out" >&2; exit 1; }
+	t1=$(date +%s.%N)
+	secs=$(echo "$t1 - $t0" | bc)
+}
+keys() { for db in 0 1 2; do redis-cli -p "$1" -n "$db" dbsize; done | paste -sd+ | bc; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+
+start src "$file"; src=$port
+want=$(keys "$src")
+
+timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs
+timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs
+printf 'fetch    %6.2f s   redis-cli --rdb %6.2f s   ratio %s\n' "$fetch" "$cli_rdb" "$(ratio "$fetch" "$cli_rdb")"
+
+start restore-dst; d1=$port
+timed "$rk" restore "$work/fetched.rdb" --to "redis://127.0.0.1:$d1"; restore=$secs
+start copy-dst; d2=$port
+timed "$rk" copy --from "redis://127.0.0.1:$src" --to "redis://127.0.0.1:$d2"; copy=$secs
+[ "$(keys "$d1")" = "$want" ] && [ "$(keys "$d2")" = "$want" ] || { echo "key counts differ" >&2; exit 1; }
+printf 'restore  %6.2f s   copy            %6.2f s   copy throughput / restore throughput %s\n' \
+	"$restore" "$copy" "$(ratio "$restore" "$copy")"
+
+timed "$rk" compare "redis://127.0.0.1:$src" --to "redis://127.0.0.1:$d2"; compare=$secs
+printf 'compare  %6.2f s   copy            %6.2f s   ratio %s\n' "$compare" "$copy" "$(ratio "$compare" "$copy")"
+
+if "$rk" sync --help >/dev/null 2>&1; then
+	start sync-dst; d3=$port
+	timed "$rk" sync --from "redis://127.0.0.1:$src" --to "redis://127.0.0.1:$d3" --until-synced; sync=$secs
+	[ "$(keys "$d3")" = "$want" ] || { echo "sync: key counts differ" >&2; exit 1; }
+	both=$(echo "$fetch + $restore" | bc)
+	printf 'sync     %6.2f s   fetch+restore   %6.2f s   ratio %s\n' "$sync" "$both" "$(ratio "$sync" "$both")"
+fi
+echo "keys: $want"
