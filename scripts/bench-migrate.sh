@@ -13,7 +13,11 @@ cd "$(dirname "$0")/.."
 file="$(go run ./internal/cmd/genbench 2>/dev/null)"
 work="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
 trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$work/rdbkit" ./cmd/rdbkit
 rk="$work/rdbkit"
