@@ -26,8 +26,13 @@ fuzz:
 bench-data:
 	$(GO) run ./internal/cmd/genbench
 
-bench:
+# Benchmarks (see BENCHMARKS.md): go test benchmarks on the 1M-key file, then
+# whole-process timings of restore and the live commands beside their references.
+bench: bench-data
 	RDBKIT_BENCH=1 $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	bash scripts/bench-decoder.sh
+	bash scripts/bench-restore.sh
+	bash scripts/bench-migrate.sh
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/rdbkit ./cmd/rdbkit
