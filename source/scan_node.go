@@ -151,6 +151,7 @@ func (s *Scanner) readInfo(ctx context.Context, c *redis.Client) (map[string]str
 
 // discoverCluster makes a node of every master CLUSTER SLOTS names.
 func (s *Scanner) discoverCluster(ctx context.Context, c *redis.Client, base *redis.Options) error {
+	//lint:ignore SA1019 CLUSTER SLOTS also answers on servers older than 7.0, which lack CLUSTER SHARDS
 	slots, err := c.ClusterSlots(ctx).Result()
 	if err != nil {
 		return fmt.Errorf("source: %s: CLUSTER SLOTS: %w", base.Addr, err)

@@ -227,6 +227,9 @@ func TestCopyToFile(t *testing.T) {
 		t.Fatalf("check: exit %d\n%s", code, stdout)
 	}
 	code, stdout, _ = runCLI(t, "info", file)
+	if code != exitOK {
+		t.Fatalf("info: exit %d", code)
+	}
 	for _, want := range []string{"redis-ver = 7.0.15", "db 2:", "size hint 315 keys, 3 with expiry", "functions:  1: copylib"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("info lacks %q:\n%s", want, stdout)
@@ -241,7 +244,7 @@ func TestCopyToFile(t *testing.T) {
 	if libs := loaded.Client(t).FunctionList(context.Background(), redis.FunctionListQuery{}).Val(); len(libs) != 1 || libs[0].Name != "copylib" {
 		t.Fatalf("functions %+v", libs)
 	}
-	code, stdout, _ = runCLI(t, "copy", "--from", from, "-o", "-")
+	code, _, _ = runCLI(t, "copy", "--from", from, "-o", "-")
 	if code != exitUsage {
 		t.Fatalf("-o -: exit %d", code)
 	}

@@ -213,7 +213,7 @@ func syncOp(c *redis.Client, r *rand.Rand) {
 		c.SMove(ctx, k("set"), k2("set"), "x")
 	case 17:
 		c.GetEx(ctx, k("s"), time.Duration(1+r.Intn(5))*time.Second)
-		c.SetEx(ctx, k2("s"), "ex", time.Duration(1+r.Intn(3))*time.Second)
+		c.Do(ctx, "SETEX", k2("s"), 1+r.Intn(3), "ex")
 	case 18:
 		c.RPush(ctx, syncKey("big", 0), r.Int())
 		c.LRem(ctx, syncKey("big", 0), 1, "element-00010")
