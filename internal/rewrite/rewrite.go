@@ -147,7 +147,9 @@ func (l Loss) String() string {
 //
 // For a stream whose Payload is in memory, v is read twice (the second
 // time through e.Value()) so that pending entries whose message was
-// deleted can be recreated in order; a streamed one is read once.
+// deleted can be recreated in order; a streamed one is read once, and
+// those at or below its last entry are recreated by EVAL steps that the
+// server runs (Lua, cmsgpack) on side keys in the key's hash slot.
 func Commands(e *rdb.Entry, v *rdb.Value, opts Options, emit func(args [][]byte) error) error {
 	w := newWriter(e, opts, emit)
 	switch e.Type {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -207,5 +208,76 @@ func TestCommandsErrors(t *testing.T) {
 	got, err = commands(t, e, Options{Temp: []byte("t"), Now: 500, FieldTTL: true})
 	if err != nil || len(got) != 4 || got[2] != "HPEXPIREAT t 1000 FIELDS 2 a b" {
 		t.Errorf("fields expiring at 1000: %v, %q", err, got)
+	}
+}
+
+// TestStreamedDeletedPendingCommands: a streamed stream whose pending
+// entries at or below its last entry may have lost their message gets the
+// EVAL steps that recreate them (see TestStreamedDeletedPending for the
+// effect on a server); one in memory, or with no such entry, gets none.
+func TestStreamedDeletedPendingCommands(t *testing.T) {
+	path := filepath.Join("../../../shared/testdata/generated", "redis-7.4/all-in-one.rdb")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	streamed := map[string]*rdb.Entry{}
+	r := rdb.NewReader(bytes.NewReader(b))
+	r.MaxPayload = 16
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind != rdb.KindKey || e.Type != rdb.TypeStream {
+			continue
+		}
+		if e.Payload != nil {
+			t.Fatalf("%s: not streamed", e.Key)
+		}
+		got, err := commands(t, e, Options{MaxArgs: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streamed[string(e.Key)] = nil
+		evals := 0
+		for _, c := range got {
+			if strings.HasPrefix(c, "EVAL ") {
+				evals++
+			}
+		}
+		switch string(e.Key) {
+		case "stream:groups":
+			// 20 entries, 2 candidates (2000-2 and 2000-3, at or below
+			// MaxDeletedID): 3 move steps, 3 restore steps, 1 delete step.
+			side := "{78h}rdbkit-tmp:pel-c:stream:groups"
+			i := slices.Index(got, "DEL "+side+" {78h}rdbkit-tmp:pel-s:stream:groups {78h}rdbkit-tmp:pel-p:stream:groups")
+			if i < 0 || got[i+1] != "RPUSH "+side+" 1700000002000-3 1700000002000-2" || evals != 7 ||
+				!strings.HasPrefix(got[len(got)-2], "EVAL ") || !strings.HasPrefix(got[len(got)-1], "XSETID ") {
+				t.Errorf("%s: %d EVALs in\n%s", e.Key, evals, strings.Join(got, "\n"))
+			}
+		default:
+			if evals != 0 {
+				t.Errorf("%s: %d EVALs", e.Key, evals)
+			}
+		}
+	}
+	if _, ok := streamed["stream:groups"]; !ok {
+		t.Fatal("no stream:groups")
+	}
+	got, err := commands(t, entries(t, "redis-7.4/all-in-one.rdb")["stream:groups"], Options{MaxArgs: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range got {
+		if strings.HasPrefix(c, "EVAL ") {
+			t.Errorf("in memory: %.60q", c)
+		}
 	}
 }
