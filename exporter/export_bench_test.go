@@ -4,35 +4,11 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/rdbkit/rdbkit/internal/benchdata"
 	"github.com/rdbkit/rdbkit/rdb"
 )
-
-// benchFile returns the large benchmark file made by `make bench-data`
-// (internal/cmd/genbench), read into memory so that the disk is not
-// measured, or skips. See rdb/bench_test.go.
-func benchFile(b *testing.B) []byte {
-	b.Helper()
-	path := os.Getenv("RDBKIT_BENCH_FILE")
-	if path == "" {
-		dir := os.Getenv("RDBKIT_BENCH_DIR")
-		if dir == "" {
-			cache, err := os.UserCacheDir()
-			if err != nil {
-				b.Skip(err)
-			}
-			dir = filepath.Join(cache, "rdbkit")
-		}
-		path = filepath.Join(dir, "bench-1m.rdb")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Skipf("no benchmark file (make bench-data): %v", err)
-	}
-	return data
-}
 
 // exportJSONL writes data as JSON Lines to w with r and returns the keys.
 func exportJSONL(r *rdb.Reader, data []byte, w io.Writer) (keys int, err error) {
@@ -58,7 +34,7 @@ func exportJSONL(r *rdb.Reader, data []byte, w io.Writer) (keys int, err error) 
 // BenchmarkExportJSONL exports the 1M-key file as JSON Lines to
 // io.Discard, checksum verified, as `rdbkit export --format jsonl` does.
 func BenchmarkExportJSONL(b *testing.B) {
-	data := benchFile(b)
+	data := benchdata.Load(b)
 	r := rdb.NewReader(bytes.NewReader(data))
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()

@@ -4,39 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rdbkit/rdbkit/exporter"
+	"github.com/rdbkit/rdbkit/internal/benchdata"
 	"github.com/rdbkit/rdbkit/rdb"
 )
-
-// benchFile returns the large benchmark file made by `make bench-data`
-// (internal/cmd/genbench), read into memory so that the disk is not
-// measured, or skips. See rdb/bench_test.go.
-func benchFile(b *testing.B) []byte {
-	b.Helper()
-	path := os.Getenv("RDBKIT_BENCH_FILE")
-	if path == "" {
-		dir := os.Getenv("RDBKIT_BENCH_DIR")
-		if dir == "" {
-			cache, err := os.UserCacheDir()
-			if err != nil {
-				b.Skip(err)
-			}
-			dir = filepath.Join(cache, "rdbkit")
-		}
-		path = filepath.Join(dir, "bench-1m.rdb")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Skipf("no benchmark file (make bench-data): %v", err)
-	}
-	return data
-}
 
 // cpuTime returns the CPU time the process has used (user and system, all
 // threads): unlike wall time, it barely moves when other processes
@@ -57,7 +32,7 @@ func cpuTime() time.Duration {
 // wall times the issue bounds at 1.5; cpu-memory/scan the ratio of CPU
 // times (all threads), which shows the work the second core takes.
 func BenchmarkMemory(b *testing.B) {
-	data := benchFile(b)
+	data := benchdata.Load(b)
 	var scanNs, scanCPU float64
 	b.Run("scan", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))

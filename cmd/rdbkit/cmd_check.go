@@ -11,39 +11,18 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-type checkOptions struct {
-	file       string
-	json       bool
-	filter     filterOptions
-	now        time.Time // for --no-expired
-	maxPayload int       // rdb.Reader.MaxPayload; 0: the default
-}
+// checkOptions are the options of check.
+type checkOptions = fileOptions
 
 func checkCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "check",
-		Usage:     "check the structure and checksum of a dump.rdb, decoding every value",
-		ArgsUsage: "FILE",
+	return fileCommand(&cli.Command{
+		Name:  "check",
+		Usage: "check the structure and checksum of a dump.rdb, decoding every value",
 		Description: "check reads every record and decodes every value to its end, then verifies the\n" +
 			"CRC64 at the end of the file. It prints \"ok: N keys, checksum STATE\" and exits 0, or\n" +
 			"\"corrupt: ERROR\" with the byte offset (and key) of the first fault and exits 1.\n" +
 			"Keys left out by the filters are still read, but their values are not decoded.",
-		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "write the result as a JSON object"},
-		}, filterFlags()...),
-		Action: func(c *cli.Context) error {
-			file, err := fileArg(c)
-			if err != nil {
-				return err
-			}
-			return runCheck(c.Context, checkOptions{
-				file:   file,
-				json:   c.Bool("json"),
-				filter: filterOptionsFrom(c),
-				now:    time.Now(),
-			}, c.App.Writer)
-		},
-	}
+	}, "write the result as a JSON object", runCheck)
 }
 
 // checkResult is what check found; it is also its --json output.

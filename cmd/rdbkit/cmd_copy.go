@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,24 +18,15 @@ import (
 )
 
 type copyOptions struct {
-	src        liveSourceOptions
-	dest       destOptions // --to
-	output     string      // -o FILE
-	filter     filterOptions
-	now        time.Time // for --no-expired
-	mode       loader.Mode
-	conflict   loader.Conflict
-	workers    int
-	pipeline   int
-	dbMap      map[int]int
-	maxPayload int64
-	retries    int
-	rdbVersion int
-	cluster    bool
-	noFuncs    bool
-	verify     bool
-	tolerance  time.Duration
-	json       bool
+	src    liveSourceOptions
+	dest   destOptions // --to
+	output string      // -o FILE
+	filter filterOptions
+	now    time.Time // for --no-expired
+	writeOptions
+	verify    bool
+	tolerance time.Duration
+	json      bool
 
 	// For tests: the progress period (0: 250 ms on a terminal, 10 s
 	// otherwise) and a hook called after each key read.
@@ -65,27 +57,21 @@ func copyCommand() *cli.Command {
 			"the copy is equal), 1 otherwise.\n" +
 			"The destination's password comes from its URL, --password-file or $REDISCLI_AUTH; the\n" +
 			"source's from its URL, --from-password-file or $" + envFromPassword + ".",
-		Flags: append(append(append([]cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the source `URL`"},
 			&cli.StringFlag{Name: "to", Usage: "the destination `URL`"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write a dump.rdb to `FILE` instead"},
-			&cli.BoolFlag{Name: "replace", Usage: "overwrite existing keys (and function libraries)"},
-			&cli.BoolFlag{Name: "skip-existing", Usage: "leave existing keys alone and count them as skipped"},
-			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "`MODE`: auto, restore (RESTORE only) or rewrite (commands only)"},
-			&cli.IntFlag{Name: "workers", Value: loader.DefaultWorkers, Usage: "`N` connections per destination node"},
-			&cli.IntFlag{Name: "pipeline", Value: loader.DefaultPipeline, Usage: "`N` commands per round trip to the destination"},
-			&cli.StringSliceFlag{Name: "db-map", Usage: "write database SRC into database DST: `SRC=DST` (repeatable)"},
-			&cli.StringFlag{Name: "max-payload", Usage: "largest argument the destination accepts, `SIZE` (default: its proto-max-bulk-len)"},
-			&cli.IntFlag{Name: "retries", Value: loader.DefaultRetries, Usage: "send a command again up to `N` times after a dropped connection or a failover"},
-			&cli.IntFlag{Name: "rdb-version", Usage: "take the destination's RDB version to be `N` instead of reading INFO"},
-			&cli.BoolFlag{Name: "cluster", Usage: "the destination is a Redis Cluster (detected otherwise)"},
-			&cli.BoolFlag{Name: "no-functions", Usage: "do not copy function libraries"},
+		}, writeFlags(false, map[string]string{
+			"workers":      "`N` connections per destination node",
+			"pipeline":     "`N` commands per round trip to the destination",
+			"no-functions": "do not copy function libraries",
+		}), []cli.Flag{
 			&cli.BoolFlag{Name: "keep-idle", Usage: "read each key's OBJECT IDLETIME and keep it (needs an LRU or no maxmemory-policy)"},
 			&cli.BoolFlag{Name: "keep-freq", Usage: "read each key's OBJECT FREQ and keep it (needs an LFU maxmemory-policy)"},
 			&cli.BoolFlag{Name: "verify", Usage: "compare the source with the copy at the end"},
 			&cli.DurationFlag{Name: "ttl-tolerance", Value: compare.DefaultTolerance, Usage: "--verify: expiries this far apart (`DURATION`) are equal"},
 			&cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"},
-		}, destFlags()...), liveSourceFlags()...), filterFlags()...),
+		}, destFlags(), liveSourceFlags(), filterFlags()),
 		Action: func(c *cli.Context) error {
 			const name = "copy"
 			if c.NArg() > 0 {
@@ -94,8 +80,6 @@ func copyCommand() *cli.Command {
 			opts := copyOptions{
 				src: liveSourceFrom(c, c.String("from")), dest: destOptionsFrom(c, c.String("to")),
 				output: c.String("output"), filter: filterOptionsFrom(c), now: time.Now(),
-				workers: c.Int("workers"), pipeline: c.Int("pipeline"), retries: c.Int("retries"),
-				rdbVersion: c.Int("rdb-version"), cluster: c.Bool("cluster"), noFuncs: c.Bool("no-functions"),
 				verify: c.Bool("verify"), tolerance: c.Duration("ttl-tolerance"), json: c.Bool("json"),
 			}
 			opts.src.idle, opts.src.freq = c.Bool("keep-idle"), c.Bool("keep-freq")
@@ -108,27 +92,12 @@ func copyCommand() *cli.Command {
 				return usagef(name, "-o -: copy writes a file (renamed into place once complete), not the standard output")
 			case opts.src.idle && opts.src.freq:
 				return usagef(name, "--keep-idle and --keep-freq exclude each other (RESTORE takes one)")
-			case c.Bool("replace") && c.Bool("skip-existing"):
-				return usagef(name, "--replace and --skip-existing exclude each other")
-			case c.Bool("replace"):
-				opts.conflict = loader.ConflictReplace
-			case c.Bool("skip-existing"):
-				opts.conflict = loader.ConflictSkip
-			}
-			if err := opts.src.check(name); err != nil {
-				return err
 			}
 			var err error
-			if opts.mode, err = loader.ParseMode(c.String("mode")); err != nil {
-				return usagef(name, "--mode %q: want auto, restore or rewrite", c.String("mode"))
-			}
-			if opts.workers < 1 || opts.pipeline < 1 || opts.retries < 0 {
-				return usagef(name, "--workers and --pipeline are 1 or more, --retries 0 or more")
-			}
-			if opts.dbMap, err = parseDBMap(name, c.StringSlice("db-map")); err != nil {
+			if opts.writeOptions, err = writeOptionsFrom(c, name); err != nil {
 				return err
 			}
-			if opts.maxPayload, err = sizeFlag(c, name, "max-payload"); err != nil {
+			if err := opts.src.check(name); err != nil {
 				return err
 			}
 			return runCopy(c.Context, opts, c.App.Writer, c.App.ErrWriter)
@@ -231,18 +200,7 @@ func (run *copyRun) loaderOptions() (loader.Options, error) {
 		return loader.Options{}, err
 	}
 	run.dest = ep.Redacted()
-	lo := loader.Options{
-		Redis: ro, Cluster: o.cluster, Workers: o.workers, Pipeline: o.pipeline,
-		Mode: o.mode, Conflict: o.conflict, DBMap: o.dbMap,
-		MaxPayload: o.maxPayload, RDBVersion: o.rdbVersion, Retries: o.retries,
-	}
-	if o.retries == 0 {
-		lo.Retries = -1
-	}
-	if ep.DB != 0 {
-		lo.UseDefaultDB, lo.DefaultDB = true, ep.DB
-	}
-	return lo, nil
+	return o.loaderOptions(ro, ep), nil
 }
 
 // readAll reads the source's keys and function libraries and gives them

@@ -157,8 +157,8 @@ func TestCopyDuringWrites(t *testing.T) {
 	var writes sync.WaitGroup
 	opts := copyOptions{
 		src:  liveSourceOptions{conn: destOptions{url: copyTestURL(src.Addr)}, scanCount: 10000, batch: 20},
-		dest: destOptions{url: copyTestURL(dst.Addr)}, now: time.Now(), workers: 2, pipeline: 64,
-		retries: 2, tolerance: 2 * time.Second, json: true, progressEvery: time.Millisecond,
+		dest: destOptions{url: copyTestURL(dst.Addr)}, now: time.Now(),
+		writeOptions: writeOptions{workers: 2, pipeline: 64, retries: 2}, tolerance: 2 * time.Second, json: true, progressEvery: time.Millisecond,
 		afterKey: func(int64) {
 			// Once the first key arrives, the first SCAN reply (all the
 			// keys) is cut into batches not yet DUMPed: delete half.

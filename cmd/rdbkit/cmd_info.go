@@ -14,38 +14,17 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-type infoOptions struct {
-	file       string
-	json       bool
-	filter     filterOptions
-	now        time.Time // what "expired" is measured against
-	maxPayload int       // rdb.Reader.MaxPayload; 0: the default
-}
+// infoOptions are the options of info.
+type infoOptions = fileOptions
 
 func infoCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "info",
-		Usage:     "summarize a dump.rdb: header, aux fields, keys per db, type and encoding, expiries, functions, checksum",
-		ArgsUsage: "FILE",
+	return fileCommand(&cli.Command{
+		Name:  "info",
+		Usage: "summarize a dump.rdb: header, aux fields, keys per db, type and encoding, expiries, functions, checksum",
 		Description: "info reads the records of FILE without decoding any value. The counts cover the keys\n" +
 			"the filters select. On a corrupt file it prints what it gathered up to the fault, then\n" +
 			"the error (with its byte offset) on stderr, and exits 1. FILE - reads the standard input.",
-		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "write the summary as a JSON object"},
-		}, filterFlags()...),
-		Action: func(c *cli.Context) error {
-			file, err := fileArg(c)
-			if err != nil {
-				return err
-			}
-			return runInfo(c.Context, infoOptions{
-				file:   file,
-				json:   c.Bool("json"),
-				filter: filterOptionsFrom(c),
-				now:    time.Now(),
-			}, c.App.Writer)
-		},
-	}
+	}, "write the summary as a JSON object", runInfo)
 }
 
 // infoReport is what info gathers; it is also its --json output.

@@ -5,26 +5,19 @@ import (
 	"context"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/rdbkit/rdbkit/exporter"
 	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/urfave/cli/v2"
 )
 
-type keysOptions struct {
-	file       string
-	json       bool
-	filter     filterOptions
-	now        time.Time // for --no-expired
-	maxPayload int       // rdb.Reader.MaxPayload; 0: the default
-}
+// keysOptions are the options of keys.
+type keysOptions = fileOptions
 
 func keysCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "keys",
-		Usage:     "list the keys of a dump.rdb, one a line: db, type, encoding, key, expiry, size",
-		ArgsUsage: "FILE",
+	return fileCommand(&cli.Command{
+		Name:  "keys",
+		Usage: "list the keys of a dump.rdb, one a line: db, type, encoding, key, expiry, size",
 		Description: "Each line holds, tab-separated: the database, the type, the encoding (as OBJECT\n" +
 			"ENCODING would report it), the key (as is when it is printable UTF-8 that does not start\n" +
 			"with a double quote, else Go-quoted), the expiry (RFC 3339 UTC with ms, or -) and the size\n" +
@@ -33,22 +26,7 @@ func keysCommand() *cli.Command {
 			`{"db":0,"key":"k","type":"hash","encoding":"listpack","expire_at":1767225600000,"size":123}` + "\n" +
 			`where a key that is not valid UTF-8 is {"base64":"..."}, and expire_at (ms) and size may be null.` + "\n" +
 			"FILE - reads the standard input.",
-		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "write JSON Lines"},
-		}, filterFlags()...),
-		Action: func(c *cli.Context) error {
-			file, err := fileArg(c)
-			if err != nil {
-				return err
-			}
-			return runKeys(c.Context, keysOptions{
-				file:   file,
-				json:   c.Bool("json"),
-				filter: filterOptionsFrom(c),
-				now:    time.Now(),
-			}, c.App.Writer)
-		},
-	}
+	}, "write JSON Lines", runKeys)
 }
 
 // runKeys writes a line per key of opts.file that passes the filters. It

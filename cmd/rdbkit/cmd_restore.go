@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,25 +16,15 @@ import (
 )
 
 type restoreOptions struct {
-	file       string
-	dest       destOptions
-	filter     filterOptions
-	now        time.Time // for --no-expired
-	mode       loader.Mode
-	conflict   loader.Conflict
-	workers    int
-	pipeline   int
-	dbMap      map[int]int
+	file   string
+	dest   destOptions
+	filter filterOptions
+	now    time.Time // for --no-expired
+	writeOptions
 	dryRun     bool
 	checkpoint string
 	resume     bool
 	json       bool
-	maxPayload int64 // the destination's limit (--max-payload), 0: CONFIG GET
-	maxBuffer  int64 // rdb.Reader.MaxPayload (--max-buffer), 0: the default
-	retries    int
-	rdbVersion int
-	cluster    bool
-	noFuncs    bool
 	failedKeys string // --failed-keys FILE
 
 	// For tests: the progress period (0: 250 ms on a terminal, 10 s
@@ -62,26 +53,16 @@ func restoreCommand() *cli.Command {
 			"URL: redis://[[user]:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket.\n" +
 			"The password comes from the URL, --password-file or $REDISCLI_AUTH, and is never printed.\n" +
 			"A database in the URL receives every key (unless --db-map names its database).",
-		Flags: append(append([]cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "the destination `URL`"},
-			&cli.BoolFlag{Name: "replace", Usage: "overwrite existing keys (and function libraries)"},
-			&cli.BoolFlag{Name: "skip-existing", Usage: "leave existing keys alone and count them as skipped"},
-			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "`MODE`: auto, restore (RESTORE only) or rewrite (commands only)"},
-			&cli.IntFlag{Name: "workers", Value: loader.DefaultWorkers, Usage: "`N` connections per node"},
-			&cli.IntFlag{Name: "pipeline", Value: loader.DefaultPipeline, Usage: "`N` commands per round trip"},
-			&cli.StringSliceFlag{Name: "db-map", Usage: "write database SRC into database DST: `SRC=DST` (repeatable)"},
+		}, writeFlags(true, nil,
 			&cli.BoolFlag{Name: "dry-run", Usage: "write nothing: decode, route and count, and report what would go wrong"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "save progress to `FILE` (atomically, every second and on Ctrl-C)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue from the --checkpoint FILE of an interrupted run"},
 			&cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"},
-			&cli.StringFlag{Name: "max-payload", Usage: "largest argument the destination accepts, `SIZE` (default: its proto-max-bulk-len)"},
-			&cli.StringFlag{Name: "max-buffer", Usage: "values larger than `SIZE` are streamed and written with commands (default 64m)"},
-			&cli.IntFlag{Name: "retries", Value: loader.DefaultRetries, Usage: "send a command again up to `N` times after a dropped connection or a failover"},
-			&cli.IntFlag{Name: "rdb-version", Usage: "take the destination's RDB version to be `N` instead of reading INFO"},
-			&cli.BoolFlag{Name: "cluster", Usage: "the destination is a Redis Cluster (detected otherwise)"},
-			&cli.BoolFlag{Name: "no-functions", Usage: "do not load function libraries and Lua scripts"},
+		), []cli.Flag{
 			&cli.StringFlag{Name: "failed-keys", Usage: "write every key not written (failed or conflicting) to `FILE`, as JSON Lines"},
-		}, destFlags()...), filterFlags()...),
+		}, destFlags(), filterFlags()),
 		Action: func(c *cli.Context) error {
 			const name = "restore"
 			file, err := fileArg(c)
@@ -93,44 +74,16 @@ func restoreCommand() *cli.Command {
 				dest:       destOptionsFrom(c, c.String("to")),
 				filter:     filterOptionsFrom(c),
 				now:        time.Now(),
-				workers:    c.Int("workers"),
-				pipeline:   c.Int("pipeline"),
 				dryRun:     c.Bool("dry-run"),
 				checkpoint: c.String("checkpoint"),
 				resume:     c.Bool("resume"),
 				json:       c.Bool("json"),
-				retries:    c.Int("retries"),
-				rdbVersion: c.Int("rdb-version"),
-				cluster:    c.Bool("cluster"),
-				noFuncs:    c.Bool("no-functions"),
 				failedKeys: c.String("failed-keys"),
 			}
-			switch {
-			case opts.dest.url == "":
+			if opts.dest.url == "" {
 				return usagef(name, "missing --to URL")
-			case c.Bool("replace") && c.Bool("skip-existing"):
-				return usagef(name, "--replace and --skip-existing exclude each other")
-			case c.Bool("replace"):
-				opts.conflict = loader.ConflictReplace
-			case c.Bool("skip-existing"):
-				opts.conflict = loader.ConflictSkip
 			}
-			if opts.mode, err = loader.ParseMode(c.String("mode")); err != nil {
-				return usagef(name, "--mode %q: want auto, restore or rewrite", c.String("mode"))
-			}
-			if opts.workers < 1 || opts.pipeline < 1 {
-				return usagef(name, "--workers and --pipeline are 1 or more")
-			}
-			if opts.retries < 0 {
-				return usagef(name, "--retries is 0 or more")
-			}
-			if opts.dbMap, err = parseDBMap(name, c.StringSlice("db-map")); err != nil {
-				return err
-			}
-			if opts.maxPayload, err = sizeFlag(c, name, "max-payload"); err != nil {
-				return err
-			}
-			if opts.maxBuffer, err = sizeFlag(c, name, "max-buffer"); err != nil {
+			if opts.writeOptions, err = writeOptionsFrom(c, name); err != nil {
 				return err
 			}
 			if opts.resume && opts.checkpoint == "" {
@@ -173,19 +126,8 @@ func runRestore(ctx context.Context, opts restoreOptions, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	dbMap := opts.dbMap
-	lo := loader.Options{
-		Redis: ro, Cluster: opts.cluster, Workers: opts.workers, Pipeline: opts.pipeline,
-		Mode: opts.mode, Conflict: opts.conflict, DBMap: dbMap,
-		MaxPayload: opts.maxPayload, RDBVersion: opts.rdbVersion, DryRun: opts.dryRun,
-		Retries: opts.retries,
-	}
-	if opts.retries == 0 {
-		lo.Retries = -1
-	}
-	if ep.DB != 0 {
-		lo.UseDefaultDB, lo.DefaultDB = true, ep.DB
-	}
+	lo := opts.loaderOptions(ro, ep)
+	lo.DryRun = opts.dryRun
 	if opts.cluster && (ep.DB != 0 || hasNonZero(opts.filter.dbs)) {
 		return usagef(name, "a Redis Cluster has only database 0: use --db-map N=0 for the keys of another database")
 	}

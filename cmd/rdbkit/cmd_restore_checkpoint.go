@@ -145,11 +145,23 @@ func (cp *restoreCheckpoint) write(now loader.Checkpoint, complete bool) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(cp.path), filepath.Base(cp.path)+".tmp*")
-	if err != nil {
+	if err := writeCheckpointFile(cp.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	_, err = tmp.Write(append(b, '\n'))
+	return nil
+}
+
+// writeCheckpointFile writes data to path atomically: a temporary file
+// beside it (mode 0600, as os.CreateTemp makes it), synced, renamed over
+// it. The temporary file is removed on failure. (writeFileAtomic of
+// memory --html makes the file 0644 and names its temporary file
+// otherwise.)
+func writeCheckpointFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -157,13 +169,12 @@ func (cp *restoreCheckpoint) write(now loader.Checkpoint, complete bool) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), cp.path)
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return nil
+	return err
 }
 
 // startCheckpoints writes the checkpoint every second until the returned

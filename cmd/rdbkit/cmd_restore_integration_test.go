@@ -147,8 +147,8 @@ func TestRestoreKillResume(t *testing.T) {
 	url := "redis://" + dst.Addr
 	failed := filepath.Join(t.TempDir(), "failed.jsonl")
 	opts := restoreOptions{
-		file: path, dest: destOptions{url: url}, now: time.Now(), workers: 2, pipeline: 50,
-		checkpoint: cp, retries: 1, failedKeys: failed, progressEvery: 5 * time.Millisecond,
+		file: path, dest: destOptions{url: url}, now: time.Now(),
+		writeOptions: writeOptions{workers: 2, pipeline: 50, retries: 1}, checkpoint: cp, failedKeys: failed, progressEvery: 5 * time.Millisecond,
 		afterKey: func(n int64) {
 			if n == keys/3 {
 				dst.Kill()
@@ -226,7 +226,7 @@ func TestRestoreInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := restoreOptions{file: path, dest: destOptions{url: "redis://" + dst.Addr}, now: time.Now(),
-		workers: 2, pipeline: 100, checkpoint: cp, retries: 1,
+		writeOptions: writeOptions{workers: 2, pipeline: 100, retries: 1}, checkpoint: cp,
 		afterKey: func(n int64) {
 			if n == keys/2 {
 				cancel()

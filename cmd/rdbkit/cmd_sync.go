@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,24 +21,14 @@ type syncOptions struct {
 	fromTLS          source.TLSFiles
 	dest             destOptions
 	filter           filterOptions
-	mode             loader.Mode
-	conflict         loader.Conflict
-	workers          int
-	pipeline         int
-	dbMap            map[int]int
-	maxPayload       int64
-	maxBuffer        int64
-	retries          int
-	rdbVersion       int
-	cluster          bool
-	noFuncs          bool
-	untilSynced      bool
-	checkpoint       string
-	resume           bool
-	metricsAddr      string
-	ttlMargin        time.Duration
-	reconnectFor     time.Duration
-	json             bool
+	writeOptions
+	untilSynced  bool
+	checkpoint   string
+	resume       bool
+	metricsAddr  string
+	ttlMargin    time.Duration
+	reconnectFor time.Duration
+	json         bool
 
 	// For tests: the progress period (0: 250 ms on a terminal, 5 s
 	// otherwise), how long the destination must stay caught up before
@@ -81,7 +72,7 @@ func syncCommand() *cli.Command {
 			"continues from it with PSYNC instead of a new full sync, if the source still has the backlog.\n" +
 			"Exit status: 0 when every key and command was applied or deliberately left out, 1 otherwise,\n" +
 			"130 when interrupted before the snapshot was loaded.",
-		Flags: append(append([]cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the source `URL`"},
 			&cli.StringFlag{Name: "to", Usage: "the destination `URL`"},
 			&cli.StringFlag{Name: "from-password-file", Usage: "read the source's password from `FILE`"},
@@ -95,20 +86,15 @@ func syncCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics)"},
 			&cli.DurationFlag{Name: "ttl-margin", Value: defaultTTLMargin, Usage: "hold keys expiring within `DURATION` until sync ends (0: never)"},
 			&cli.DurationFlag{Name: "reconnect-for", Value: defaultReconnectFor, Usage: "give up after the source has been unreachable for `DURATION`"},
-			&cli.BoolFlag{Name: "replace", Usage: "overwrite existing keys (and function libraries) of the snapshot"},
-			&cli.BoolFlag{Name: "skip-existing", Usage: "leave existing keys of the snapshot alone and count them as skipped"},
-			&cli.StringFlag{Name: "mode", Value: "auto", Usage: "`MODE` of the snapshot: auto, restore (RESTORE only) or rewrite (commands only)"},
-			&cli.IntFlag{Name: "workers", Value: loader.DefaultWorkers, Usage: "`N` connections per node for the snapshot"},
-			&cli.IntFlag{Name: "pipeline", Value: loader.DefaultPipeline, Usage: "`N` commands per round trip"},
-			&cli.StringSliceFlag{Name: "db-map", Usage: "write database SRC into database DST: `SRC=DST` (repeatable)"},
-			&cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"},
-			&cli.StringFlag{Name: "max-payload", Usage: "largest argument the destination accepts, `SIZE` (default: its proto-max-bulk-len)"},
-			&cli.StringFlag{Name: "max-buffer", Usage: "values larger than `SIZE` are streamed and written with commands (default 64m)"},
-			&cli.IntFlag{Name: "retries", Value: loader.DefaultRetries, Usage: "send a command again up to `N` times after a failover or a busy server"},
-			&cli.IntFlag{Name: "rdb-version", Usage: "take the destination's RDB version to be `N` instead of reading INFO"},
-			&cli.BoolFlag{Name: "cluster", Usage: "the destination is a Redis Cluster (detected otherwise)"},
-			&cli.BoolFlag{Name: "no-functions", Usage: "do not load function libraries and Lua scripts, nor apply FUNCTION commands"},
-		}, destFlags()...), filterFlags()...),
+		}, writeFlags(true, map[string]string{
+			"replace":       "overwrite existing keys (and function libraries) of the snapshot",
+			"skip-existing": "leave existing keys of the snapshot alone and count them as skipped",
+			"mode":          "`MODE` of the snapshot: auto, restore (RESTORE only) or rewrite (commands only)",
+			"workers":       "`N` connections per node for the snapshot",
+			"retries":       "send a command again up to `N` times after a failover or a busy server",
+			"no-functions":  "do not load function libraries and Lua scripts, nor apply FUNCTION commands",
+		}, &cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"}),
+			destFlags(), filterFlags()),
 		Action: func(c *cli.Context) error {
 			const name = "sync"
 			opts := syncOptions{
@@ -120,12 +106,6 @@ func syncCommand() *cli.Command {
 				},
 				dest:         destOptionsFrom(c, c.String("to")),
 				filter:       filterOptionsFrom(c),
-				workers:      c.Int("workers"),
-				pipeline:     c.Int("pipeline"),
-				retries:      c.Int("retries"),
-				rdbVersion:   c.Int("rdb-version"),
-				cluster:      c.Bool("cluster"),
-				noFuncs:      c.Bool("no-functions"),
 				untilSynced:  c.Bool("until-synced"),
 				checkpoint:   c.String("checkpoint"),
 				resume:       c.Bool("resume"),
@@ -142,34 +122,15 @@ func syncCommand() *cli.Command {
 				return usagef(name, "missing --from URL")
 			case opts.dest.url == "":
 				return usagef(name, "missing --to URL")
-			case c.Bool("replace") && c.Bool("skip-existing"):
-				return usagef(name, "--replace and --skip-existing exclude each other")
-			case c.Bool("replace"):
-				opts.conflict = loader.ConflictReplace
-			case c.Bool("skip-existing"):
-				opts.conflict = loader.ConflictSkip
 			}
-			if opts.mode, err = loader.ParseMode(c.String("mode")); err != nil {
-				return usagef(name, "--mode %q: want auto, restore or rewrite", c.String("mode"))
+			if opts.writeOptions, err = writeOptionsFrom(c, name); err != nil {
+				return err
 			}
 			switch {
-			case opts.workers < 1 || opts.pipeline < 1:
-				return usagef(name, "--workers and --pipeline are 1 or more")
-			case opts.retries < 0:
-				return usagef(name, "--retries is 0 or more")
 			case opts.resume && opts.checkpoint == "":
 				return usagef(name, "--resume needs --checkpoint FILE")
 			case opts.ttlMargin < 0:
 				return usagef(name, "--ttl-margin is 0 or more")
-			}
-			if opts.dbMap, err = parseDBMap(name, c.StringSlice("db-map")); err != nil {
-				return err
-			}
-			if opts.maxPayload, err = sizeFlag(c, name, "max-payload"); err != nil {
-				return err
-			}
-			if opts.maxBuffer, err = sizeFlag(c, name, "max-buffer"); err != nil {
-				return err
 			}
 			return runSync(c.Context, opts, c.App.Writer, c.App.ErrWriter)
 		},
@@ -345,17 +306,7 @@ func (run *syncRun) setup() error {
 		return err
 	}
 	run.dest = dep.Redacted()
-	run.lo = loader.Options{
-		Redis: ro, Cluster: opts.cluster, Workers: opts.workers, Pipeline: opts.pipeline,
-		Mode: opts.mode, Conflict: opts.conflict, DBMap: opts.dbMap,
-		MaxPayload: opts.maxPayload, RDBVersion: opts.rdbVersion, Retries: opts.retries,
-	}
-	if opts.retries == 0 {
-		run.lo.Retries = -1
-	}
-	if dep.DB != 0 {
-		run.lo.UseDefaultDB, run.lo.DefaultDB = true, dep.DB
-	}
+	run.lo = opts.loaderOptions(ro, dep)
 	if run.ep.DB != 0 {
 		run.logf("the replication stream holds every database; /%d in the source URL is ignored (use --db)", run.ep.DB)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -83,22 +82,7 @@ func (cp *syncCheckpoint) write(p syncPosition) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(cp.path), filepath.Base(cp.path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("sync: checkpoint: %w", err)
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), cp.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := writeCheckpointFile(cp.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("sync: checkpoint: %w", err)
 	}
 	return nil

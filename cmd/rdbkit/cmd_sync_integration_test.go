@@ -728,7 +728,7 @@ func TestSyncFilters(t *testing.T) {
 	var out, errb lockedBuffer
 	err := runSync(ctx, syncOptions{
 		from: syncURL(src.Addr), dest: destOptions{url: syncURL(dst.Addr)}, untilSynced: true, ttlMargin: time.Minute,
-		reconnectFor: time.Second, progressEvery: time.Second, dbMap: map[int]int{0: 5, 3: 6},
+		reconnectFor: time.Second, progressEvery: time.Second, writeOptions: writeOptions{dbMap: map[int]int{0: 5, 3: 6}},
 		filter: filterOptions{dbs: []int{0}, match: "a:*", types: []string{"string"}},
 		beforeStream: func() {
 			s0.Set(ctx, "a:new", "1", 0)                                 // applied, in db 5

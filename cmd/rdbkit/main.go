@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -143,6 +144,39 @@ func fileArg(c *cli.Context) (string, error) {
 		return c.Args().First(), nil
 	}
 	return "", usagef(c.Command.Name, "too many arguments: %s", strings.Join(c.Args().Slice()[1:], " "))
+}
+
+// fileOptions are the options of check, info and keys: one FILE, --json
+// and the filters.
+type fileOptions struct {
+	file       string
+	json       bool
+	filter     filterOptions
+	now        time.Time // for --no-expired, and what "expired" is measured against
+	maxPayload int       // rdb.Reader.MaxPayload; 0: the default
+}
+
+// fileCommand completes cmd, a command that reads one FILE (check, info,
+// keys): the FILE argument, --json (jsonUsage) and the filters, given to
+// run with the App's writer.
+func fileCommand(cmd *cli.Command, jsonUsage string, run func(context.Context, fileOptions, io.Writer) error) *cli.Command {
+	cmd.ArgsUsage = "FILE"
+	cmd.Flags = append([]cli.Flag{
+		&cli.BoolFlag{Name: "json", Usage: jsonUsage},
+	}, filterFlags()...)
+	cmd.Action = func(c *cli.Context) error {
+		file, err := fileArg(c)
+		if err != nil {
+			return err
+		}
+		return run(c.Context, fileOptions{
+			file:   file,
+			json:   c.Bool("json"),
+			filter: filterOptionsFrom(c),
+			now:    time.Now(),
+		}, c.App.Writer)
+	}
+	return cmd
 }
 
 // openInput opens a file to read, "-" for the standard input.
