@@ -21,6 +21,8 @@
 package loader
 
 import (
+	"github.com/rdbkit/rdbkit/internal/bytesem"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -170,7 +172,7 @@ type Loader struct {
 	slots   *slotMap                 // nil for a standalone destination
 	nodes   map[string]*node         // by address: worker queues
 
-	sem     *byteSem
+	sem     *bytesem.Sem
 	track   tracker
 	statsMu sync.Mutex
 	stats   Stats
@@ -229,7 +231,7 @@ func New(ctx context.Context, o Options) (*Loader, error) {
 		runID:   hex.EncodeToString(id[:]),
 		clients: map[string]*redis.Client{},
 		nodes:   map[string]*node{},
-		sem:     newByteSem(o.MaxInFlight),
+		sem:     bytesem.New(o.MaxInFlight),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.base = clientOptions(o.Redis, o.Workers)

@@ -1,13 +1,11 @@
 package loader
 
 import (
-	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/redis/go-redis/v9"
@@ -97,34 +95,6 @@ func TestTracker(t *testing.T) {
 	tr.done(4, true)
 	if cp := tr.checkpoint(); cp.Offset != 20 || len(cp.Done) != 2 || cp.Keys != 4 {
 		t.Fatalf("%+v", cp)
-	}
-}
-
-func TestByteSemBounds(t *testing.T) {
-	s := newByteSem(100)
-	ctx := context.Background()
-	a, err := s.acquire(ctx, 60)
-	if err != nil || a != 60 {
-		t.Fatal(a, err)
-	}
-	got := make(chan int64)
-	go func() {
-		n, _ := s.acquire(ctx, 1000)
-		got <- n
-	}()
-	select {
-	case <-got:
-		t.Fatal("acquired past the bound")
-	case <-time.After(20 * time.Millisecond):
-	}
-	s.release(a)
-	if n := <-got; n != 100 {
-		t.Fatalf("took %d, want the capacity", n)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := s.acquire(cctx, 1); err == nil {
-		t.Fatal("acquire with a cancelled context while full")
 	}
 }
 

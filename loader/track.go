@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"context"
 	"slices"
 	"sync"
 )
@@ -92,46 +91,3 @@ func (t *tracker) checkpoint() Checkpoint {
 
 // Checkpoint returns how far the run got; safe to call at any time.
 func (l *Loader) Checkpoint() Checkpoint { return l.track.checkpoint() }
-
-// byteSem bounds the bytes in flight. A request larger than the whole
-// capacity waits until nothing else is in flight and then goes alone.
-type byteSem struct {
-	mu   sync.Mutex
-	cap  int64
-	used int64
-	wake chan struct{} // closed and replaced on each release
-}
-
-func newByteSem(n int64) *byteSem { return &byteSem{cap: n, wake: make(chan struct{})} }
-
-// acquire takes n bytes (at most the capacity) and returns how many it
-// took, to be given back to release.
-func (s *byteSem) acquire(ctx context.Context, n int64) (int64, error) {
-	n = min(max(n, 1), s.cap)
-	for {
-		s.mu.Lock()
-		if s.used+n <= s.cap {
-			s.used += n
-			s.mu.Unlock()
-			return n, nil
-		}
-		wake := s.wake
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-}
-
-func (s *byteSem) release(n int64) {
-	if n == 0 {
-		return
-	}
-	s.mu.Lock()
-	s.used -= n
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
-}

@@ -166,7 +166,7 @@ func (l *Loader) conflict(j *job) {
 // finish settles j and gives back what it holds.
 func (l *Loader) finish(j *job, out outcome, reason string) {
 	l.settle(j, out, reason)
-	l.sem.release(j.held)
+	l.sem.Release(j.held)
 	j.held = 0
 	if j.dump != nil {
 		l.putBuf(j.dump)
@@ -331,7 +331,7 @@ func (l *Loader) chunk(j *job) {
 	}
 	j.cmds = nil
 	if !j.final {
-		l.sem.release(j.held)
+		l.sem.Release(j.held)
 		return
 	}
 	switch {

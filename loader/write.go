@@ -136,17 +136,17 @@ func (l *Loader) writeTranscoded(ctx context.Context, e *rdb.Entry, j *job, now 
 	switch {
 	case err != nil:
 		l.putBuf(out)
-		l.sem.release(held)
+		l.sem.Release(held)
 		return l.queueRewrite(ctx, e, j) // a type the target lacks: commands may still do
 	case loss.Expired:
 		l.putBuf(out)
-		l.sem.release(held)
+		l.sem.Release(held)
 		j.loss = loss
 		l.settle(j, outExpired, "")
 		return nil
 	case int64(len(out))+10 > l.maxArg:
 		l.putBuf(out)
-		l.sem.release(held)
+		l.sem.Release(held)
 		return l.queueRewrite(ctx, e, j)
 	}
 	j.loss = loss
@@ -217,7 +217,7 @@ func (l *Loader) queueRewrite(ctx context.Context, e *rdb.Entry, j *job) error {
 // acquire takes n bytes in flight for j; if ctx ends first, j is settled
 // as not sent.
 func (l *Loader) acquire(ctx context.Context, j *job, n int64) (int64, error) {
-	held, err := l.sem.acquire(ctx, n)
+	held, err := l.sem.Acquire(ctx, n)
 	if err != nil {
 		l.settle(j, outFailed, notSent(err))
 	}
@@ -263,7 +263,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 			w.queue <- batch // send what it holds before it waits for more
 			batch = l.newChunk(j, sk)
 		}
-		held, err := l.sem.acquire(ctx, n)
+		held, err := l.sem.Acquire(ctx, n)
 		if err != nil {
 			return err
 		}

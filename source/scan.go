@@ -1,6 +1,8 @@
 package source
 
 import (
+	"github.com/rdbkit/rdbkit/internal/bytesem"
+
 	"context"
 	"errors"
 	"fmt"
@@ -154,7 +156,7 @@ type Scanner struct {
 	// owners maps each hash slot to its master, for ScanOptions.Keys on
 	// a cluster.
 	owners []*scanNode
-	held   *byteSem
+	held   *bytesem.Sem
 	rate   *limiter
 
 	results chan *scanBatch
@@ -181,7 +183,7 @@ func NewScanner(ctx context.Context, o ScanOptions) (*Scanner, error) {
 		return nil, errors.New("source: ScanOptions.Redis is nil")
 	}
 	o = o.withDefaults()
-	s := &Scanner{o: o, now: o.Now, held: newByteSem(o.MaxHeld)}
+	s := &Scanner{o: o, now: o.Now, held: bytesem.New(o.MaxHeld)}
 	if o.Rate > 0 {
 		s.rate = newLimiter(o.Rate)
 	}
@@ -278,7 +280,7 @@ func (s *Scanner) Next() (*ScanEntry, error) {
 			return e, nil
 		}
 		if s.cur != nil {
-			s.held.release(s.cur.held)
+			s.held.Release(s.cur.held)
 			s.cur = nil
 		}
 		if s.closed {
@@ -325,11 +327,11 @@ func (s *Scanner) Close() error {
 	s.closed = true
 	s.stop()
 	if s.cur != nil {
-		s.held.release(s.cur.held)
+		s.held.Release(s.cur.held)
 		s.cur = nil
 	}
 	for b := range s.results {
-		s.held.release(b.held)
+		s.held.Release(b.held)
 	}
 	s.closeClients()
 	return nil
@@ -349,49 +351,6 @@ func (s *Scanner) addFailure(db int, key []byte, reason string) {
 	if len(s.stats.Failures) < maxScanFailures {
 		s.stats.Failures = append(s.stats.Failures, ScanKeyError{db, append([]byte(nil), key...), reason})
 	}
-}
-
-// byteSem bounds the payload bytes held. A request larger than the whole
-// capacity waits until nothing else is held and then goes alone.
-type byteSem struct {
-	mu   sync.Mutex
-	cap  int64
-	used int64
-	wake chan struct{} // closed and replaced on each release
-}
-
-func newByteSem(n int64) *byteSem { return &byteSem{cap: n, wake: make(chan struct{})} }
-
-// acquire takes n bytes (at most the capacity) and returns how many it
-// took, to be given back to release.
-func (b *byteSem) acquire(ctx context.Context, n int64) (int64, error) {
-	n = min(max(n, 1), b.cap)
-	for {
-		b.mu.Lock()
-		if b.used+n <= b.cap {
-			b.used += n
-			b.mu.Unlock()
-			return n, nil
-		}
-		wake := b.wake
-		b.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-}
-
-func (b *byteSem) release(n int64) {
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	b.used -= n
-	close(b.wake)
-	b.wake = make(chan struct{})
-	b.mu.Unlock()
 }
 
 // A limiter spaces out keys to a rate: each call to wait books its keys

@@ -144,7 +144,7 @@ func (s *Scanner) fetchAll(n *scanNode, work <-chan *scanBatch) {
 		if len(b.entries) == 0 {
 			continue
 		}
-		held, err := s.held.acquire(s.ctx, b.bytes)
+		held, err := s.held.Acquire(s.ctx, b.bytes)
 		if err != nil {
 			continue
 		}
@@ -152,7 +152,7 @@ func (s *Scanner) fetchAll(n *scanNode, work <-chan *scanBatch) {
 		select {
 		case s.results <- b:
 		case <-s.ctx.Done():
-			s.held.release(held)
+			s.held.Release(held)
 		}
 	}
 }

@@ -21,6 +21,8 @@
 package compare
 
 import (
+	"github.com/rdbkit/rdbkit/internal/bytesem"
+
 	"bytes"
 	"context"
 	"errors"
@@ -195,7 +197,7 @@ type Comparer struct {
 	tol  int64 // ms
 	work chan *batch
 	wg   sync.WaitGroup
-	held *byteSem
+	held *bytesem.Sem
 
 	pending map[int]*batch // by destination database
 	fatal   atomic.Pointer[error]
@@ -239,7 +241,7 @@ func New(ctx context.Context, o Options) (*Comparer, error) {
 	c := &Comparer{
 		o: o, d: d, tol: o.TTLTolerance.Milliseconds(),
 		work:    make(chan *batch, o.Workers),
-		held:    newByteSem(o.MaxHeld),
+		held:    bytesem.New(o.MaxHeld),
 		pending: map[int]*batch{},
 		seed:    maphash.MakeSeed(),
 	}
@@ -305,7 +307,7 @@ func (c *Comparer) Add(ctx context.Context, e *rdb.Entry) error {
 	if e.Payload == nil || int64(len(e.Payload)) > c.o.BigKey {
 		return c.compareWindows(ctx, e, db)
 	}
-	held, err := c.held.acquire(ctx, int64(len(e.Payload)+len(e.Key)))
+	held, err := c.held.Acquire(ctx, int64(len(e.Payload)+len(e.Key)))
 	if err != nil {
 		return err
 	}
@@ -331,7 +333,7 @@ func (c *Comparer) dispatch(ctx context.Context, b *batch) error {
 	case c.work <- b:
 		return nil
 	case <-ctx.Done():
-		c.held.release(b.held)
+		c.held.Release(b.held)
 		return ctx.Err()
 	}
 }
@@ -396,7 +398,7 @@ func (c *Comparer) record(db int, key []byte, o Outcome, reason string) {
 
 // compareBatch compares the keys of b: one pipeline of DUMP and PTTL.
 func (c *Comparer) compareBatch(b *batch) {
-	defer c.held.release(b.held)
+	defer c.held.Release(b.held)
 	if c.Err() != nil {
 		return
 	}
@@ -518,47 +520,6 @@ func sortedKeys[V any](m map[int]V) []int {
 func isReply(err error) bool {
 	var re redis.Error
 	return errors.Is(err, redis.Nil) || errors.As(err, &re)
-}
-
-// byteSem bounds the bytes held. A request larger than the whole capacity
-// waits until nothing else is held and then goes alone.
-type byteSem struct {
-	mu   sync.Mutex
-	cap  int64
-	used int64
-	wake chan struct{}
-}
-
-func newByteSem(n int64) *byteSem { return &byteSem{cap: n, wake: make(chan struct{})} }
-
-func (b *byteSem) acquire(ctx context.Context, n int64) (int64, error) {
-	n = min(max(n, 1), b.cap)
-	for {
-		b.mu.Lock()
-		if b.used+n <= b.cap {
-			b.used += n
-			b.mu.Unlock()
-			return n, nil
-		}
-		wake := b.wake
-		b.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-}
-
-func (b *byteSem) release(n int64) {
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	b.used -= n
-	close(b.wake)
-	b.wake = make(chan struct{})
-	b.mu.Unlock()
 }
 
 // fmtTime formats an absolute time in Unix ms.
