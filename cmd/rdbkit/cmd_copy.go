@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -263,46 +262,6 @@ func (run *copyRun) verifyCopy(ctx context.Context, sro *redis.Options, sep sour
 // called.
 func (run *copyRun) startProgress(stderr io.Writer) func() {
 	return startLiveProgress(stderr, run.opts.progressEvery, run.progressLine)
-}
-
-// startLiveProgress prints line() on w until the returned function is
-// called: a line rewritten in place every 250 ms on a terminal, else a
-// line every 10 s (or every period, if not 0).
-func startLiveProgress(w io.Writer, every time.Duration, line func() string) func() {
-	term := isTerminal(w)
-	if every == 0 {
-		every = 10 * time.Second
-		if term {
-			every = 250 * time.Millisecond
-		}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				if term {
-					fmt.Fprintf(w, "\r%s\x1b[K\n", line())
-				}
-				return
-			case <-t.C:
-				if term {
-					fmt.Fprintf(w, "\r%s\x1b[K", line())
-				} else {
-					fmt.Fprintln(w, line())
-				}
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
 
 // progressLine describes the progress: keys read, written, vanished,

@@ -363,13 +363,3 @@ func (p *fetchProgress) stop() {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
 }
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}

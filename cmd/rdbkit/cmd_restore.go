@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -270,41 +269,7 @@ func (run *restoreRun) readAll(ctx context.Context, f *filter) error {
 // startProgress prints progress on stderr until the returned function is
 // called: a line rewritten in place on a terminal, else a line every 10 s.
 func (run *restoreRun) startProgress(stderr io.Writer) func() {
-	term := restoreIsTerminal(stderr)
-	every := run.opts.progressEvery
-	if every == 0 {
-		every = 10 * time.Second
-		if term {
-			every = 250 * time.Millisecond
-		}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				if term {
-					fmt.Fprintf(stderr, "\r%s\x1b[K\n", run.progressLine())
-				}
-				return
-			case <-t.C:
-				if term {
-					fmt.Fprintf(stderr, "\r%s\x1b[K", run.progressLine())
-				} else {
-					fmt.Fprintln(stderr, run.progressLine())
-				}
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+	return startLiveProgress(stderr, run.opts.progressEvery, run.progressLine)
 }
 
 // progressLine describes the progress: bytes of the file, keys, keys/s

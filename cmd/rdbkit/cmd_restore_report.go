@@ -244,16 +244,6 @@ func writePlan(b *strings.Builder, p *loader.Plan) {
 	}
 }
 
-// restoreIsTerminal reports whether w is a terminal.
-func restoreIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // failedKeys writes every key not written to a file, as JSON Lines:
 // {"db":0,"key":"k","reason":"...","conflict":false}.
 type failedKeys struct {

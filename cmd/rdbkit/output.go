@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -138,4 +141,54 @@ func checksumState(r *rdb.Reader, err error) string {
 	}
 	_, _, st := r.Checksum()
 	return st.String()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// startLiveProgress prints line() on w until the returned function is
+// called: a line rewritten in place every 250 ms on a terminal, else a
+// line every 10 s (or every period, if not 0).
+func startLiveProgress(w io.Writer, every time.Duration, line func() string) func() {
+	term := isTerminal(w)
+	if every == 0 {
+		every = 10 * time.Second
+		if term {
+			every = 250 * time.Millisecond
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if term {
+					fmt.Fprintf(w, "\r%s\x1b[K\n", line())
+				}
+				return
+			case <-t.C:
+				if term {
+					fmt.Fprintf(w, "\r%s\x1b[K", line())
+				} else {
+					fmt.Fprintln(w, line())
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
