@@ -1,69 +1,26 @@
 package exporter
 
 import (
+	"github.com/rdbkit/rdbkit/internal/fixtures"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// sharedFile returns the path of a file of the shared fixture folder
-// beside the repository. It skips the test when the folder is missing,
-// except under CI.
-func sharedFile(t testing.TB, rel string) string {
-	t.Helper()
-	path := filepath.Join("../../shared/testdata", rel)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared fixture missing: %v", err)
-		}
-		t.Skipf("shared fixture missing: %v", err)
-	}
-	return path
-}
+// sharedFile returns the path of a file of the shared fixture folder.
+func sharedFile(t testing.TB, rel string) string { return fixtures.Shared(t, rel) }
 
 // checkGolden compares got with testdata/<name>.golden, or rewrites the
 // file under -update.
 func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./exporter -update to create it)", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("%s: line %d differs (go test ./exporter -update to accept)\n got: %.300q\nwant: %.300q", path, i+1, g, w)
-		}
-	}
+	fixtures.Golden(t, "./exporter", name, got, *update)
 }
 
 // goldenLongLine is the length above which a line of output is kept in a

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/rdbkit/rdbkit/internal/fixtures"
+
 	"bytes"
 	"context"
 	"flag"
@@ -24,55 +26,13 @@ var testNow = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 // dumpRDB is the project's own small snapshot (testdata/README.md).
 const dumpRDB = "../../testdata/dump.rdb"
 
-// sharedFile returns the path of a file of the shared fixture folder
-// beside the repository. It skips the test when the folder is missing,
-// except under CI.
-func sharedFile(t testing.TB, rel string) string {
-	t.Helper()
-	path := filepath.Join("../../../shared/testdata", rel)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared fixture missing: %v", err)
-		}
-		t.Skipf("shared fixture missing: %v", err)
-	}
-	return path
-}
+// sharedFile returns the path of a file of the shared fixture folder.
+func sharedFile(t testing.TB, rel string) string { return fixtures.Shared(t, rel) }
 
 // checkGolden compares got with testdata/<name>.golden, or rewrites the
 // file under -update.
 func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/rdbkit -update to create it)", err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("%s: line %d differs (go test ./cmd/rdbkit -update to accept)\n got: %q\nwant: %q", path, i+1, g, w)
-		}
-	}
+	fixtures.Golden(t, "./cmd/rdbkit", name, got, *update)
 }
 
 // runCLI runs the command line like main does and returns the exit code,

@@ -1,6 +1,8 @@
 package rewrite
 
 import (
+	"github.com/rdbkit/rdbkit/internal/fixtures"
+
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -52,7 +54,7 @@ func TestTempKey(t *testing.T) {
 // entries reads the keys of a generated fixture.
 func entries(t *testing.T, rel string) map[string]*rdb.Entry {
 	t.Helper()
-	path := filepath.Join("../../../shared/testdata/generated", rel)
+	path := fixtures.Shared(t, filepath.Join("generated", rel))
 	f, err := os.Open(path)
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -216,7 +218,7 @@ func TestCommandsErrors(t *testing.T) {
 // EVAL steps that recreate them (see TestStreamedDeletedPending for the
 // effect on a server); one in memory, or with no such entry, gets none.
 func TestStreamedDeletedPendingCommands(t *testing.T) {
-	path := filepath.Join("../../../shared/testdata/generated", "redis-7.4/all-in-one.rdb")
+	path := fixtures.Shared(t, "generated/redis-7.4/all-in-one.rdb")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if os.Getenv("CI") != "" {
