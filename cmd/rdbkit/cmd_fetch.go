@@ -21,6 +21,7 @@ type fetchOptions struct {
 	from          string // the source's URL
 	output        string // FILE
 	functionsOnly bool
+	cluster       bool // every master of a Cluster, into the directory output
 	passwordFile  string
 	tls           source.TLSFiles
 
@@ -42,17 +43,19 @@ func fetchCommand() *cli.Command {
 			"The user needs the psync (or sync) and replconf commands. The password comes from the URL,\n" +
 			"--password-file, or the REDISCLI_AUTH environment variable, and is never printed.\n" +
 			"URL: redis://[[user]:password@]host[:port], rediss://... for TLS, unix:///path/to/socket.\n" +
-			"A Cluster is fetched node by node: --cluster is not supported yet.",
+			"With --cluster, URL is any node of a Redis Cluster and -o names a directory: every master is\n" +
+			"fetched in parallel into DIR/<node id>.rdb, and DIR/manifest.json says which slots each file\n" +
+			"holds; the files are renamed into place only once every snapshot arrived whole.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the source `URL`"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the snapshot to `FILE`"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the snapshot to `FILE` (with --cluster: a directory)"},
 			&cli.BoolFlag{Name: "functions-only", Usage: "fetch the function libraries only, no key (Redis 7.0+)"},
 			&cli.StringFlag{Name: "password-file", Usage: "read the source's password from `FILE`"},
 			&cli.StringFlag{Name: "tls-ca", Usage: "trust the CA certificates in `FILE` (PEM) for rediss://"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "client certificate `FILE` (PEM) for rediss://"},
 			&cli.StringFlag{Name: "tls-key", Usage: "client private key `FILE` (PEM) for rediss://"},
 			&cli.BoolFlag{Name: "tls-insecure", Usage: "do not verify the server's TLS certificate"},
-			&cli.BoolFlag{Name: "cluster", Usage: "fetch every master of a Cluster (not supported yet)"},
+			&cli.BoolFlag{Name: "cluster", Usage: "fetch every master of the Cluster that --from belongs to, into the directory -o"},
 		},
 		Action: func(c *cli.Context) error {
 			const name = "fetch"
@@ -65,13 +68,12 @@ func fetchCommand() *cli.Command {
 				return usagef(name, "missing -o FILE")
 			case c.String("output") == "-":
 				return usagef(name, "-o -: fetch writes a file (renamed into place once verified), not the standard output")
-			case c.Bool("cluster"):
-				return usagef(name, "--cluster is not supported yet: fetch each master with its own URL")
 			}
 			return runFetch(c.Context, fetchOptions{
 				from:          c.String("from"),
 				output:        c.String("output"),
 				functionsOnly: c.Bool("functions-only"),
+				cluster:       c.Bool("cluster"),
 				passwordFile:  c.String("password-file"),
 				tls: source.TLSFiles{
 					CA:       c.String("tls-ca"),
@@ -94,9 +96,10 @@ type fetchResult struct {
 	checksum  rdb.ChecksumState
 }
 
-// runFetch fetches a snapshot from opts.from into opts.output. Progress
-// goes to stderr, the summary line to stdout. On any failure FILE.tmp is
-// removed and FILE is left as it was.
+// runFetch fetches a snapshot from opts.from into opts.output (with
+// --cluster, one per master into the directory opts.output). Progress
+// goes to stderr, the summary to stdout. On any failure the temporary
+// files are removed and the output is left as it was.
 func runFetch(ctx context.Context, opts fetchOptions, stdout, stderr io.Writer) error {
 	ep, sopts, err := fetchEndpoint(opts)
 	if err != nil {
@@ -111,51 +114,80 @@ func runFetch(ctx context.Context, opts fetchOptions, stdout, stderr io.Writer) 
 	if ep.DB != 0 {
 		logf("the snapshot holds every database; /%d in the URL is ignored", ep.DB)
 	}
-	tmp := opts.output + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("%s exists: another fetch is writing it, or one was killed (remove it then)", tmp)
+	quietRedisLogs() // the Cluster's layout is read with go-redis
+	start := time.Now()
+	if opts.cluster {
+		return runFetchCluster(ctx, opts, ep, sopts, stdout, stderr)
 	}
+	warnIfClusterNode(ctx, ep, sopts, logf)
+	tmp := opts.output + ".tmp"
+	p := newFetchProgress(stderr, opts.progressEvery, 1, start)
+	logf("%s -> %s", ep.Redacted(), opts.output)
+	res, err := fetchTo(ctx, ep, sopts, tmp, p)
+	p.stop()
 	if err != nil {
 		return err
 	}
-	ok := false
+	if err := renameSynced(tmp, opts.output); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	res.elapsed = time.Since(start)
+	return writeFetchSummary(stdout, stderr, opts.output, res)
+}
+
+// warnIfClusterNode says when ep is a node of a Redis Cluster, whose
+// snapshot holds only the node's own slots. A server that refuses the
+// question is not a reason to stop.
+func warnIfClusterNode(ctx context.Context, ep source.Endpoint, sopts source.Options, logf func(string, ...any)) {
+	masters, err := source.ClusterMasters(ctx, ep, sopts)
+	if err == nil && len(masters) > 1 {
+		logf("%s is one node of a Redis Cluster of %d masters: this snapshot holds its slots only (--cluster fetches every master)",
+			ep.Redacted(), len(masters))
+	}
+}
+
+// fetchTo fetches ep's snapshot into the new file tmp, counting into p.
+// On success the file is complete, verified, synced and closed; on
+// failure it is removed.
+func fetchTo(ctx context.Context, ep source.Endpoint, sopts source.Options, tmp string, p *fetchProgress) (res fetchResult, err error) {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return res, fmt.Errorf("%s exists: another fetch is writing it, or one was killed (remove it then)", tmp)
+	}
+	if err != nil {
+		return res, err
+	}
 	defer func() {
-		if !ok {
+		if err != nil {
 			f.Close()
 			os.Remove(tmp)
 		}
 	}()
-
-	start := time.Now()
 	conn, err := source.Dial(ctx, ep, sopts)
 	if err != nil {
-		return wrapSourceErr(ep, err)
+		return res, wrapSourceErr(ep, err)
 	}
 	defer conn.Close()
 	stopWatch := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopWatch()
-	logf("%s -> %s", ep.Redacted(), opts.output)
 	snap, err := conn.FullSync(ctx)
 	if err != nil {
-		return wrapSourceErr(ep, err)
+		return res, wrapSourceErr(ep, err)
 	}
-	p := newFetchProgress(stderr, opts.progressEvery, snap.Size, start)
-	res, err := copySnapshot(snap, f, p)
-	p.stop()
+	p.addSize(snap.Size)
+	res, err = copySnapshot(snap, f, p)
 	if ctx.Err() != nil {
-		return context.Cause(ctx)
+		return res, context.Cause(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("fetch from %s: %w", ep.Redacted(), err)
+		return res, fmt.Errorf("fetch from %s: %w", ep.Redacted(), err)
 	}
 	conn.Close() // an rdb-only source drops the replica anyway
-	if err := commitFile(f, tmp, opts.output); err != nil {
-		return err
+	if err := f.Sync(); err != nil {
+		return res, err
 	}
-	ok = true
-	res.elapsed = time.Since(start)
-	return writeFetchSummary(stdout, stderr, opts.output, res)
+	return res, f.Close()
 }
 
 // wrapSourceErr names the source in a refusal of the handshake.
@@ -194,7 +226,7 @@ func fetchEndpoint(opts fetchOptions) (source.Endpoint, source.Options, error) {
 // and returns once the RDB ended soundly and the snapshot with it.
 func copySnapshot(snap *source.Snapshot, w io.Writer, p *fetchProgress) (fetchResult, error) {
 	var res fetchResult
-	tee := &teeReader{r: snap, w: w, n: &p.bytes}
+	tee := &teeReader{r: snap, w: w, total: &p.bytes}
 	r := rdb.NewReader(tee)
 	for {
 		e, err := r.Next()
@@ -223,7 +255,7 @@ func copySnapshot(snap *source.Snapshot, w io.Writer, p *fetchProgress) (fetchRe
 	if tee.werr != nil {
 		return res, tee.werr
 	}
-	res.bytes = p.bytes.Load()
+	res.bytes = tee.n
 	if extra := res.bytes - r.Offset(); extra != 0 {
 		return res, fmt.Errorf("the source sent %d bytes after the end of the RDB", extra)
 	}
@@ -235,12 +267,14 @@ func copySnapshot(snap *source.Snapshot, w io.Writer, p *fetchProgress) (fetchRe
 }
 
 // A teeReader writes to w what it reads from r, and keeps w's error apart
-// so that a full disk is not reported as a decoding error.
+// so that a full disk is not reported as a decoding error. It counts the
+// bytes in n and adds them to total.
 type teeReader struct {
-	r    io.Reader
-	w    io.Writer
-	n    *atomic.Int64
-	werr error
+	r     io.Reader
+	w     io.Writer
+	n     int64
+	total *atomic.Int64
+	werr  error
 }
 
 func (t *teeReader) Read(p []byte) (int, error) {
@@ -253,20 +287,15 @@ func (t *teeReader) Read(p []byte) (int, error) {
 			t.werr = werr
 			return n, werr
 		}
-		t.n.Add(int64(n))
+		t.n += int64(n)
+		t.total.Add(int64(n))
 	}
 	return n, err
 }
 
-// commitFile syncs and closes f (at tmp) and renames it to name, then
-// syncs the directory so that the rename survives a crash.
-func commitFile(f *os.File, tmp, name string) error {
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
+// renameSynced renames the synced file tmp to name, then syncs the
+// directory so that the rename survives a crash.
+func renameSynced(tmp, name string) error {
 	if err := os.Rename(tmp, name); err != nil {
 		return err
 	}
@@ -301,16 +330,24 @@ type fetchProgress struct {
 	bytes atomic.Int64
 	keys  atomic.Int64
 
+	// The total size is known once every snapshot announced its size
+	// (waiting reaches 0), unless one is diskless (unknown).
+	size    atomic.Int64
+	waiting atomic.Int64
+	unknown atomic.Bool
+
 	w        io.Writer
-	size     int64 // -1: unknown (diskless)
 	start    time.Time
 	terminal bool
 	done     chan struct{}
 	wg       sync.WaitGroup
 }
 
-func newFetchProgress(w io.Writer, every time.Duration, size int64, start time.Time) *fetchProgress {
-	p := &fetchProgress{w: w, size: size, start: start, terminal: isTerminal(w), done: make(chan struct{})}
+// newFetchProgress starts printing the progress of the fetch of snapshots
+// snapshots.
+func newFetchProgress(w io.Writer, every time.Duration, snapshots int, start time.Time) *fetchProgress {
+	p := &fetchProgress{w: w, start: start, terminal: isTerminal(w), done: make(chan struct{})}
+	p.waiting.Store(int64(snapshots))
 	if every <= 0 {
 		every = 10 * time.Second
 		if p.terminal {
@@ -334,20 +371,38 @@ func newFetchProgress(w io.Writer, every time.Duration, size int64, start time.T
 	return p
 }
 
+// addSize counts the size of a snapshot; -1: unknown (diskless).
+func (p *fetchProgress) addSize(size int64) {
+	if size < 0 {
+		p.unknown.Store(true)
+	} else {
+		p.size.Add(size)
+	}
+	p.waiting.Add(-1)
+}
+
 func (p *fetchProgress) print() {
 	n := p.bytes.Load()
+	if n == 0 && p.waiting.Load() > 0 {
+		p.printLine("fetch: waiting for the snapshot (the source is saving it)")
+		return
+	}
 	line := "fetch: " + byteSize(n)
-	if p.size >= 0 {
+	if size := p.size.Load(); p.waiting.Load() <= 0 && !p.unknown.Load() {
 		pct := 100.0
-		if p.size > 0 {
-			pct = float64(n) * 100 / float64(p.size)
+		if size > 0 {
+			pct = float64(n) * 100 / float64(size)
 		}
-		line += fmt.Sprintf(" of %s (%.0f%%)", byteSize(p.size), pct)
+		line += fmt.Sprintf(" of %s (%.0f%%)", byteSize(size), pct)
 	}
 	if secs := time.Since(p.start).Seconds(); secs > 0 {
 		line += ", " + byteSize(int64(float64(n)/secs)) + "/s"
 	}
 	line += ", " + strconv.FormatInt(p.keys.Load(), 10) + " keys"
+	p.printLine(line)
+}
+
+func (p *fetchProgress) printLine(line string) {
 	if p.terminal {
 		fmt.Fprint(p.w, "\r"+line+"\x1b[K")
 	} else {
