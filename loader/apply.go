@@ -47,6 +47,19 @@ type Command struct {
 	// reads it: int64, string, []any, nil), the first master's for a
 	// command sent to every master.
 	Reply any
+
+	// mark is set on the SET of a Mark, whose database (markDB) is the
+	// destination's, not mapped.
+	mark   bool
+	markDB int
+}
+
+// cmdDB returns the destination database of c.
+func (l *Loader) cmdDB(c *Command) int {
+	if c.mark {
+		return c.markDB
+	}
+	return l.destDB(c.DB)
 }
 
 // An Op is a unit of [Applier.Apply]: one command, or several applied as
@@ -260,7 +273,7 @@ func newUnit(op *Op, cmds []*Command, tx bool, slot int, addr string) *unit {
 // slotOf returns the slot of the keys of c on a cluster, -1 for a keyless
 // command, -2 when it cannot be sent (its Err says why).
 func (a *Applier) slotOf(c *Command) int {
-	if db := a.l.destDB(c.DB); db != 0 {
+	if db := a.l.cmdDB(c); db != 0 {
 		c.Err = fmt.Errorf("not sent: a Redis Cluster has only database 0 (command of database %d; use --db-map %d=0)", c.DB, c.DB)
 		return -2
 	}
@@ -286,7 +299,7 @@ func (a *Applier) slotOf(c *Command) int {
 // run in another database); if one does not, no command of op is sent.
 func (a *Applier) checkDBs(ctx context.Context, op *Op) bool {
 	for _, c := range op.Cmds {
-		if err := a.l.checkDB(ctx, a.l.destDB(c.DB)); err != nil {
+		if err := a.l.checkDB(ctx, a.l.cmdDB(c)); err != nil {
 			for _, c2 := range op.Cmds {
 				c2.Err = fmt.Errorf("not sent: %w", err)
 			}
@@ -350,14 +363,14 @@ func (a *Applier) execNode(ctx context.Context, addr string, units []*unit) (aga
 			do("ASKING")
 		}
 		if u.tx {
-			if l.slots == nil && db != l.destDB(u.cmds[0].DB) {
-				db = l.destDB(u.cmds[0].DB)
+			if l.slots == nil && db != l.cmdDB(u.cmds[0]) {
+				db = l.cmdDB(u.cmds[0])
 				do("SELECT", db)
 			}
 			s.multi = do("MULTI")
 			n := 0
 			for _, c := range u.cmds {
-				if d := l.destDB(c.DB); l.slots == nil && d != db {
+				if d := l.cmdDB(c); l.slots == nil && d != db {
 					db = d
 					do("SELECT", db)
 					n++
@@ -373,7 +386,7 @@ func (a *Applier) execNode(ctx context.Context, addr string, units []*unit) (aga
 			continue
 		}
 		c := u.cmds[0]
-		if d := l.destDB(c.DB); l.slots == nil && d != db {
+		if d := l.cmdDB(c); l.slots == nil && d != db {
 			db = d
 			do("SELECT", db)
 		}
@@ -460,7 +473,7 @@ func (a *Applier) txReplies(s *sentUnit) error {
 		}
 		for i := range u.errs {
 			if u.errs[i] == nil {
-				u.errs[i] = fmt.Errorf("EXEC: %w", err)
+				u.errs[i] = &execError{err}
 			}
 		}
 		return nil
@@ -478,6 +491,14 @@ func (a *Applier) txReplies(s *sentUnit) error {
 	}
 	return nil
 }
+
+// An execError is the error of a command of a transaction that EXEC
+// refused as a whole (EXECABORT: another command was refused when
+// queued): the command itself did not run.
+type execError struct{ err error }
+
+func (e *execError) Error() string { return "EXEC: " + e.err.Error() }
+func (e *execError) Unwrap() error { return e.err }
 
 func anyArgs(args [][]byte) []any {
 	out := make([]any, len(args))

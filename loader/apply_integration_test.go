@@ -174,3 +174,60 @@ func TestApplierCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestApplierApplyMarked(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	l, err := New(ctx, Options{Redis: &redis.Options{Addr: srv.Addr}, DBMap: map[int]int{1: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := l.Applier()
+	mark := Mark{DB: 2, Key: "rdbkit:mark"}
+	cmd := func(db int, s ...string) *Command { return &Command{DB: db, Args: bargs(s...)} }
+
+	if v, err := a.ReadMark(ctx, mark); err != nil || v != "" {
+		t.Fatalf("ReadMark before any batch: %q, %v", v, err)
+	}
+	set, incr, wrongType := cmd(0, "SET", "s", "v"), cmd(1, "INCR", "n"), cmd(0, "LPUSH", "s", "x")
+	ops := []*Op{
+		{Cmds: []*Command{set}},
+		{Tx: true, Cmds: []*Command{incr, wrongType}},
+	}
+	if prev, err := a.ApplyMarked(ctx, ops, mark, "one"); err != nil || prev != "" {
+		t.Fatalf("first batch: previous mark %q, %v", prev, err)
+	}
+	if set.Err != nil || incr.Err != nil || incr.Reply != int64(1) || wrongType.Err == nil || !strings.HasPrefix(wrongType.Err.Error(), "WRONGTYPE") {
+		t.Errorf("replies: SET %v, INCR %v %v, LPUSH %v", set.Err, incr.Reply, incr.Err, wrongType.Err)
+	}
+	if v, err := a.ReadMark(ctx, mark); err != nil || v != "one" {
+		t.Errorf("ReadMark: %q, %v; want one", v, err)
+	}
+
+	// A command refused when queued aborts the transaction: it keeps its
+	// error and the others run in a second one, with the mark.
+	unknown, incr2 := cmd(0, "NOSUCHCOMMAND", "x"), cmd(1, "INCR", "n")
+	if prev, err := a.ApplyMarked(ctx, []*Op{{Cmds: []*Command{unknown}}, {Cmds: []*Command{incr2}}}, mark, "two"); err != nil || prev != "one" {
+		t.Fatalf("second batch: previous mark %q, %v", prev, err)
+	}
+	if unknown.Err == nil || !strings.Contains(unknown.Err.Error(), "unknown command") || incr2.Err != nil || incr2.Reply != int64(2) {
+		t.Errorf("replies: NOSUCHCOMMAND %v, INCR %v %v", unknown.Err, incr2.Reply, incr2.Err)
+	}
+	c3 := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 3})
+	defer c3.Close()
+	if n, _ := c3.Get(ctx, "n").Int(); n != 2 {
+		t.Errorf("n = %d, want 2 (each INCR once)", n)
+	}
+	c2 := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 2})
+	defer c2.Close()
+	if v := c2.Get(ctx, "rdbkit:mark").Val(); v != "two" {
+		t.Errorf("mark in database 2: %q", v)
+	}
+	if err := a.DeleteMark(ctx, mark); err != nil {
+		t.Fatal(err)
+	}
+	if n := c2.Exists(ctx, "rdbkit:mark").Val(); n != 0 {
+		t.Error("the mark is still there")
+	}
+}
