@@ -329,7 +329,8 @@ func (cr *compareRun) feedLive(ctx context.Context, so source.ScanOptions) error
 		cr.rep.Vanished += st.Vanished
 		cr.rep.SourceFailed += st.Failed
 	}()
-	return scanLive(s, cr.f, cr.opts.now, &cr.rep.Filtered, func(e *source.ScanEntry) error {
+	filtered := func() { cr.rep.Filtered++ }
+	return scanLive(s, cr.f, cr.opts.now, filtered, func(e *source.ScanEntry) error {
 		return cr.c.Add(ctx, &e.Entry)
 	})
 }

@@ -23,14 +23,18 @@ type copyOptions struct {
 	filter filterOptions
 	now    time.Time // for --no-expired
 	writeOptions
-	verify    bool
-	tolerance time.Duration
-	json      bool
+	verify      bool
+	tolerance   time.Duration
+	json        bool
+	metricsAddr string // --metrics-addr HOST:PORT
 
 	// For tests: the progress period (0: 250 ms on a terminal, 10 s
-	// otherwise) and a hook called after each key read.
+	// otherwise), a hook called after each key read, and one called at
+	// the end of the run (phase done) before the metrics server stops,
+	// with the address it listens on.
 	progressEvery time.Duration
 	afterKey      func(keys int64)
+	atEnd         func(metricsAddr string)
 }
 
 func copyCommand() *cli.Command {
@@ -52,6 +56,8 @@ func copyCommand() *cli.Command {
 			"copied, and a key deleted between SCAN and DUMP is counted as vanished, not as an error.\n" +
 			"--verify compares the source with the copy once the copy is done (values by content, TTLs\n" +
 			"within --ttl-tolerance); keys changed on the source since then show as differences.\n" +
+			"--metrics-addr serves Prometheus metrics (rdbkit_copy_*: phase, keys and bytes read and written,\n" +
+			"vanished keys, errors by class) on HOST:PORT/metrics while copy runs.\n" +
 			"Exit status: 0 when every key read was written or deliberately skipped (and, with --verify,\n" +
 			"the copy is equal), 1 otherwise.\n" +
 			"The destination's password comes from its URL, --password-file or $REDISCLI_AUTH; the\n" +
@@ -70,6 +76,7 @@ func copyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verify", Usage: "compare the source with the copy at the end"},
 			&cli.DurationFlag{Name: "ttl-tolerance", Value: compare.DefaultTolerance, Usage: "--verify: expiries this far apart (`DURATION`) are equal"},
 			&cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"},
+			metricsFlag(),
 		}, destFlags(), liveSourceFlags(), filterFlags()),
 		Action: func(c *cli.Context) error {
 			const name = "copy"
@@ -96,6 +103,9 @@ func copyCommand() *cli.Command {
 			if opts.writeOptions, err = writeOptionsFrom(c, name); err != nil {
 				return err
 			}
+			if opts.metricsAddr, err = metricsAddrFrom(c, name); err != nil {
+				return err
+			}
 			if err := opts.src.check(name); err != nil {
 				return err
 			}
@@ -114,10 +124,14 @@ type copyRun struct {
 	src      source.Endpoint
 	dest     string // redacted URL, or the file
 	start    time.Time
-	read     atomic.Int64 // keys read from the source
-	filtered int64
-	libs     []source.Library
-	funcErr  error
+	read     atomic.Int64 // keys read from the source that passed the filter
+	filtered atomic.Int64
+	phase    atomic.Int32 // copyReading, ...
+	// -o FILE: the keys spooled and their payload bytes.
+	fileKeys  atomic.Int64
+	fileBytes atomic.Int64
+	libs      []source.Library
+	funcErr   error
 }
 
 // runCopy copies the source into the destination or the file. The
@@ -157,8 +171,17 @@ func runCopy(ctx context.Context, opts copyOptions, stdout, stderr io.Writer) er
 		}
 	}
 	fmt.Fprintf(stderr, "copy: %s (%s %s, %s) -> %s\n", sep.Redacted(), info.Server, info.Version, copyTopology(info.Cluster, len(info.Masters)), run.dest)
+	ms, err := run.serveMetrics(stderr)
+	if err != nil {
+		if run.l != nil {
+			run.l.Close()
+		}
+		return err
+	}
+	defer ms.Close()
 	stop := run.startProgress(stderr)
 	runErr := run.readAll(ctx)
+	run.phase.Store(copyWriting)
 	rep := &copyReport{}
 	var stats loader.Stats
 	var fatal error
@@ -174,9 +197,14 @@ func runCopy(ctx context.Context, opts copyOptions, stdout, stderr io.Writer) er
 	}
 	run.report(rep, &stats, firstErr(runErr, fatal))
 	if opts.verify && rep.Complete {
+		run.phase.Store(copyVerifying)
 		fmt.Fprintf(stderr, "copy: verifying\n")
 		rep.Verify = run.verifyCopy(ctx, sro, sep)
 		rep.OK = rep.OK && rep.Verify.Equal
+	}
+	run.phase.Store(copyDone)
+	if opts.atEnd != nil {
+		opts.atEnd(ms.Addr())
 	}
 	if err := rep.write(stdout, opts.json); err != nil {
 		return err
@@ -205,13 +233,15 @@ func (run *copyRun) loaderOptions() (loader.Options, error) {
 // readAll reads the source's keys and function libraries and gives them
 // to the loader or the file.
 func (run *copyRun) readAll(ctx context.Context) error {
-	err := scanLive(run.s, run.f, run.opts.now, &run.filtered, func(e *source.ScanEntry) error {
+	filtered := func() { run.filtered.Add(1) }
+	err := scanLive(run.s, run.f, run.opts.now, filtered, func(e *source.ScanEntry) error {
 		n := run.read.Add(1)
 		var err error
 		if run.l != nil {
 			err = run.l.Write(ctx, &e.Entry)
-		} else {
-			err = run.file.add(e)
+		} else if err = run.file.add(e); err == nil {
+			run.fileKeys.Add(1)
+			run.fileBytes.Add(int64(len(e.Payload)))
 		}
 		if run.opts.afterKey != nil {
 			run.opts.afterKey(n)

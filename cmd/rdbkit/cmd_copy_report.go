@@ -79,7 +79,7 @@ func (run *copyRun) report(r *copyReport, st *loader.Stats, err error) {
 	r.Elapsed = el.Seconds()
 	k := &r.Keys
 	k.Scanned, k.Duplicates, k.Read, k.Vanished = ss.Scanned, ss.Duplicates, ss.Read, ss.Vanished
-	k.SourceFailed, k.Filtered, k.Bytes = ss.Failed, run.filtered, ss.Bytes
+	k.SourceFailed, k.Filtered, k.Bytes = ss.Failed, run.filtered.Load(), ss.Bytes
 	if el > 0 {
 		k.PerSecond = int64(float64(ss.Read) / el.Seconds())
 	}
@@ -97,7 +97,7 @@ func (run *copyRun) report(r *copyReport, st *loader.Stats, err error) {
 		r.OK = r.Complete && st.OK() && ss.Failed == 0
 		return
 	}
-	k.Written = ss.Read - run.filtered
+	k.Written = ss.Read - run.filtered.Load()
 	if r.File != nil {
 		r.RDBVersion = r.File.Version
 		k.Written = int64(r.File.Keys)

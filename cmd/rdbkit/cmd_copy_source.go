@@ -165,9 +165,9 @@ func openLiveScanner(ctx context.Context, cmd string, so source.ScanOptions, ep 
 	return s, nil
 }
 
-// scanLive reads every key of s that passes f and calls fn with it.
-// Keys left out by the filter are counted in *filtered.
-func scanLive(s *source.Scanner, f *filter, now time.Time, filtered *int64, fn func(e *source.ScanEntry) error) error {
+// scanLive reads every key of s that passes f and calls fn with it, and
+// filtered for each key the filter leaves out.
+func scanLive(s *source.Scanner, f *filter, now time.Time, filtered func(), fn func(e *source.ScanEntry) error) error {
 	for {
 		e, err := s.Next()
 		if err == io.EOF {
@@ -177,7 +177,7 @@ func scanLive(s *source.Scanner, f *filter, now time.Time, filtered *int64, fn f
 			return err
 		}
 		if !f.match(&e.Entry, now) {
-			*filtered++
+			filtered()
 			continue
 		}
 		if err := fn(e); err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,6 +104,7 @@ func runFetch(ctx context.Context, opts fetchOptions, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	stderr = newLockedWriter(stderr) // notes of several nodes and the progress
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "fetch: "+format+"\n", args...)
 	}
@@ -336,38 +336,16 @@ type fetchProgress struct {
 	waiting atomic.Int64
 	unknown atomic.Bool
 
-	w        io.Writer
-	start    time.Time
-	terminal bool
-	done     chan struct{}
-	wg       sync.WaitGroup
+	start time.Time
+	stop  func() // ends the output
 }
 
 // newFetchProgress starts printing the progress of the fetch of snapshots
 // snapshots.
 func newFetchProgress(w io.Writer, every time.Duration, snapshots int, start time.Time) *fetchProgress {
-	p := &fetchProgress{w: w, start: start, terminal: isTerminal(w), done: make(chan struct{})}
+	p := &fetchProgress{start: start}
 	p.waiting.Store(int64(snapshots))
-	if every <= 0 {
-		every = 10 * time.Second
-		if p.terminal {
-			every = 250 * time.Millisecond
-		}
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-t.C:
-				p.print()
-			}
-		}
-	}()
+	p.stop = startLiveProgress(w, every, p.line)
 	return p
 }
 
@@ -381,11 +359,10 @@ func (p *fetchProgress) addSize(size int64) {
 	p.waiting.Add(-1)
 }
 
-func (p *fetchProgress) print() {
+func (p *fetchProgress) line() string {
 	n := p.bytes.Load()
 	if n == 0 && p.waiting.Load() > 0 {
-		p.printLine("fetch: waiting for the snapshot (the source is saving it)")
-		return
+		return "fetch: waiting for the snapshot (the source is saving it)"
 	}
 	line := "fetch: " + byteSize(n)
 	if size := p.size.Load(); p.waiting.Load() <= 0 && !p.unknown.Load() {
@@ -398,23 +375,5 @@ func (p *fetchProgress) print() {
 	if secs := time.Since(p.start).Seconds(); secs > 0 {
 		line += ", " + byteSize(int64(float64(n)/secs)) + "/s"
 	}
-	line += ", " + strconv.FormatInt(p.keys.Load(), 10) + " keys"
-	p.printLine(line)
-}
-
-func (p *fetchProgress) printLine(line string) {
-	if p.terminal {
-		fmt.Fprint(p.w, "\r"+line+"\x1b[K")
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-// stop ends the progress output, clearing a terminal's line.
-func (p *fetchProgress) stop() {
-	close(p.done)
-	p.wg.Wait()
-	if p.terminal {
-		fmt.Fprint(p.w, "\r\x1b[K")
-	}
+	return line + ", " + strconv.FormatInt(p.keys.Load(), 10) + " keys"
 }

@@ -20,16 +20,20 @@ type restoreOptions struct {
 	filter filterOptions
 	now    time.Time // for --no-expired
 	writeOptions
-	dryRun     bool
-	checkpoint string
-	resume     bool
-	json       bool
-	failedKeys string // --failed-keys FILE
+	dryRun      bool
+	checkpoint  string
+	resume      bool
+	json        bool
+	failedKeys  string // --failed-keys FILE
+	metricsAddr string // --metrics-addr HOST:PORT
 
 	// For tests: the progress period (0: 250 ms on a terminal, 10 s
-	// otherwise) and a hook called after each key given to the loader.
+	// otherwise), a hook called after each key given to the loader, and
+	// one called at the end of the run (phase done) before the metrics
+	// server stops, with the address it listens on.
 	progressEvery time.Duration
 	afterKey      func(keys int64)
+	atEnd         func(metricsAddr string)
 }
 
 func restoreCommand() *cli.Command {
@@ -47,8 +51,10 @@ func restoreCommand() *cli.Command {
 			"Existing keys are left alone and reported as conflicts unless --replace or --skip-existing.\n" +
 			"Keys whose expiry has passed are skipped and counted. With --checkpoint the offset of the\n" +
 			"last key acknowledged with every key before it is saved every second and on Ctrl-C, and\n" +
-			"--resume continues from it. Exit status: 0 when every selected key was written or\n" +
-			"deliberately skipped, 1 otherwise (the keys are listed).\n" +
+			"--resume continues from it. --metrics-addr serves Prometheus metrics (rdbkit_restore_*: phase,\n" +
+			"keys and bytes read and written, errors by class) on HOST:PORT/metrics while restore runs.\n" +
+			"Exit status: 0 when every selected key was written or deliberately skipped, 1 otherwise\n" +
+			"(the keys are listed).\n" +
 			"URL: redis://[[user]:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket.\n" +
 			"The password comes from the URL, --password-file or $REDISCLI_AUTH, and is never printed.\n" +
 			"A database in the URL receives every key (unless --db-map names its database).",
@@ -61,6 +67,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "write the summary as JSON"},
 		), []cli.Flag{
 			&cli.StringFlag{Name: "failed-keys", Usage: "write every key not written (failed or conflicting) to `FILE`, as JSON Lines"},
+			metricsFlag(),
 		}, destFlags(), filterFlags()),
 		Action: func(c *cli.Context) error {
 			const name = "restore"
@@ -85,6 +92,9 @@ func restoreCommand() *cli.Command {
 			if opts.writeOptions, err = writeOptionsFrom(c, name); err != nil {
 				return err
 			}
+			if opts.metricsAddr, err = metricsAddrFrom(c, name); err != nil {
+				return err
+			}
 			if opts.resume && opts.checkpoint == "" {
 				return usagef(name, "--resume needs --checkpoint FILE")
 			}
@@ -105,10 +115,11 @@ type restoreRun struct {
 	start  time.Time
 	offset atomic.Int64 // input offset of the last record read
 	read   atomic.Int64 // keys read (filtered and resumed included)
+	phase  atomic.Int32 // restoreReading, ...
 
-	filtered  int64
-	resumed   int64 // keys skipped: written by the interrupted run
-	functions int64 // function records read
+	filtered  atomic.Int64
+	resumed   atomic.Int64 // keys skipped: written by the interrupted run
+	functions int64        // function records read
 	cp        *restoreCheckpoint
 	decodeErr error
 }
@@ -175,9 +186,17 @@ func runRestore(ctx context.Context, opts restoreOptions, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "restore: resuming after offset %d (%d keys settled before)\n", run.cp.prev.Offset, run.cp.prev.Keys)
 	}
 
+	ms, err := run.serveMetrics(stderr)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer ms.Close()
+
 	stopProgress := run.startProgress(stderr)
 	stopCheckpoint := run.startCheckpoints(stderr)
 	runErr := run.readAll(ctx, f)
+	run.phase.Store(restoreWriting)
 	stats, fatal := l.Close()
 	stopProgress()
 	interrupted := errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded)
@@ -186,6 +205,10 @@ func runRestore(ctx context.Context, opts restoreOptions, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "restore: %v\n", err)
 	}
 	rep := run.report(&stats, fatal, runErr, complete)
+	run.phase.Store(restoreDone)
+	if opts.atEnd != nil {
+		opts.atEnd(ms.Addr())
+	}
 	if err := rep.write(stdout, opts.json); err != nil {
 		return err
 	}
@@ -234,9 +257,9 @@ func (run *restoreRun) readAll(ctx context.Context, f *filter) error {
 			n := run.read.Add(1)
 			switch {
 			case !f.match(e, run.opts.now):
-				run.filtered++
+				run.filtered.Add(1)
 			case run.cp != nil && run.cp.skip(e.Offset):
-				run.resumed++
+				run.resumed.Add(1)
 			default:
 				err = l.Write(ctx, e)
 			}

@@ -87,7 +87,7 @@ func (run *restoreRun) report(st *loader.Stats, fatal, runErr error, complete bo
 	el := time.Since(run.start)
 	r.Elapsed = el.Seconds()
 	k := &r.Keys
-	k.Read, k.Filtered, k.Resumed = run.read.Load(), run.filtered, run.resumed
+	k.Read, k.Filtered, k.Resumed = run.read.Load(), run.filtered.Load(), run.resumed.Load()
 	k.Written, k.Restored, k.Transcoded, k.Rewritten = st.Written(), st.Restored, st.Transcoded, st.Rewritten
 	k.Expired, k.Conflicts, k.Skipped, k.Failed, k.Recovered = st.Expired, st.Conflicts, st.Skipped, st.Failed, st.Recovered
 	if el > 0 {

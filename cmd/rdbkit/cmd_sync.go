@@ -28,6 +28,7 @@ type syncOptions struct {
 	metricsAddr  string
 	ttlMargin    time.Duration
 	reconnectFor time.Duration
+	noMark       bool
 	json         bool
 
 	// For tests: the progress period (0: 250 ms on a terminal, 5 s
@@ -65,7 +66,9 @@ func syncCommand() *cli.Command {
 			"the destination with a later expiry while sync follows the source, whose DELs expire them as on a\n" +
 			"replica, and get their true expiry when sync ends (saved in the checkpoint to resume), so that a\n" +
 			"TTL the source renews while the destination lags behind is not lost.\n" +
-			"The lag (source offset read from the link vs offset applied, bytes and seconds) is shown on stderr.\n" +
+			"The lag (source offset read from the link vs offset applied, bytes and seconds) is shown on stderr;\n" +
+			"--metrics-addr serves it with the other counters as Prometheus metrics (rdbkit_sync_*) on\n" +
+			"HOST:PORT/metrics.\n" +
 			"sync runs until Ctrl-C, or with --until-synced until the destination has caught up. A dropped\n" +
 			"link is resumed with PSYNC (nothing applied twice or skipped). With --checkpoint the position\n" +
 			"(replication ID, offsets, database) is saved atomically every second and at the end; --resume\n" +
@@ -83,9 +86,10 @@ func syncCommand() *cli.Command {
 			&cli.BoolFlag{Name: "until-synced", Usage: "exit once the destination has caught up with the source"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "save the replication position to `FILE` (atomically, every second and at the end)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue from the --checkpoint FILE with PSYNC instead of a full sync"},
-			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (/metrics)"},
+			metricsFlag(),
 			&cli.DurationFlag{Name: "ttl-margin", Value: defaultTTLMargin, Usage: "hold keys expiring within `DURATION` until sync ends (0: never)"},
-			&cli.DurationFlag{Name: "reconnect-for", Value: defaultReconnectFor, Usage: "give up after the source has been unreachable for `DURATION`"},
+			&cli.DurationFlag{Name: "reconnect-for", Value: defaultReconnectFor, Usage: "give up after the source (or the destination) has been unreachable for `DURATION`"},
+			&cli.BoolFlag{Name: "no-position-mark", Usage: "keep no position key (" + markPrefix + "HOST:PORT) on a standalone destination; a lost connection with commands in flight then stops sync"},
 		}, writeFlags(true, map[string]string{
 			"replace":       "overwrite existing keys (and function libraries) of the snapshot",
 			"skip-existing": "leave existing keys of the snapshot alone and count them as skipped",
@@ -109,9 +113,9 @@ func syncCommand() *cli.Command {
 				untilSynced:  c.Bool("until-synced"),
 				checkpoint:   c.String("checkpoint"),
 				resume:       c.Bool("resume"),
-				metricsAddr:  c.String("metrics-addr"),
 				ttlMargin:    c.Duration("ttl-margin"),
 				reconnectFor: c.Duration("reconnect-for"),
+				noMark:       c.Bool("no-position-mark"),
 				json:         c.Bool("json"),
 			}
 			var err error
@@ -124,6 +128,9 @@ func syncCommand() *cli.Command {
 				return usagef(name, "missing --to URL")
 			}
 			if opts.writeOptions, err = writeOptionsFrom(c, name); err != nil {
+				return err
+			}
+			if opts.metricsAddr, err = metricsAddrFrom(c, name); err != nil {
 				return err
 			}
 			switch {
@@ -175,16 +182,16 @@ type syncRun struct {
 	link      atomic.Pointer[source.Conn]
 	linkBase  atomic.Int64 // the link offset where this run's count of stream bytes starts
 
-	phase       atomic.Int32
-	ready       atomic.Bool // the destination holds a whole snapshot: the stream can be applied
-	keep        *keepAlive
-	cp          *syncCheckpoint
-	counters    syncCounters
-	lag         lagState
-	notes       []string // said once on stderr, kept for the summary
-	outMu       sync.Mutex
-	term        bool   // stderr is a terminal
-	metricsAddr string // where the metrics are served
+	phase    atomic.Int32
+	ready    atomic.Bool // the destination holds a whole snapshot: the stream can be applied
+	keep     *keepAlive
+	mark     *syncMark // nil on a cluster destination or with --no-position-mark
+	cp       *syncCheckpoint
+	counters syncCounters
+	lag      lagState
+	notes    []string // said once on stderr, kept for the summary
+	outMu    sync.Mutex
+	term     bool // stderr is a terminal
 }
 
 // runSync syncs opts.from into the destination until Ctrl-C, until the
@@ -212,6 +219,9 @@ func runSync(ctx context.Context, opts syncOptions, stdout, stderr io.Writer) er
 		return fmt.Errorf("sync: %s: %w", run.dest, err)
 	}
 	run.setLoader(l)
+	if !l.IsCluster() && !opts.noMark {
+		run.mark = &syncMark{key: loader.Mark{DB: 0, Key: markPrefix + run.ep.Addr}}
+	}
 	if l.IsCluster() && (hasNonZero(opts.filter.dbs) || run.lo.UseDefaultDB && run.lo.DefaultDB != 0) {
 		l.Close()
 		return usagef(name, "%s is a Redis Cluster, which has only database 0: use --db-map N=0", run.dest)
@@ -222,15 +232,16 @@ func runSync(ctx context.Context, opts syncOptions, stdout, stderr io.Writer) er
 		topo = "cluster"
 	}
 	run.logf("%s -> %s (%s %s, %s, %s)", run.src, run.dest, info.Server, info.Version, l.Target(), topo)
-	stopMetrics, err := run.startMetrics()
+	ms, err := serveMetrics(name, opts.metricsAddr, run.logf, newRunCollector(syncMetrics, run.metricSamples))
 	if err != nil {
 		l.Close()
 		return err
 	}
-	defer stopMetrics()
+	defer ms.Close()
 	stopProgress := run.startProgress()
 	runErr := run.loop(ctx)
 	run.settleAtStop(runErr)
+	run.dropMark()
 	run.phase.Store(phaseStopped)
 	stopProgress()
 	st, fatal := run.closeLoader()

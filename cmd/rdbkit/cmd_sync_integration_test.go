@@ -778,3 +778,69 @@ func TestSyncFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncDestinationRestart restarts the destination twice while the
+// stream is applied under load: each batch is a transaction with the
+// position mark, so the batch in flight is sent again only if it did not
+// run, and the sides end up equal. A destination that comes back without
+// what it acknowledged stops sync with a clear error.
+func TestSyncDestinationRestart(t *testing.T) {
+	t.Run("persistent", func(t *testing.T) {
+		src := startSyncSource(t)
+		dst := redistest.Start(t, redistest.WithArgs("--appendonly", "yes", "--appendfsync", "always"))
+		syncPopulate(t, src.Addr, false)
+		stop := make(chan struct{})
+		wait := syncLoad(t, src.Addr, false, 4, stop)
+		streaming := make(chan struct{})
+		ch := startSync(context.Background(), t, syncOptions{
+			from: syncURL(src.Addr), dest: destOptions{url: syncURL(dst.Addr)}, untilSynced: true,
+			beforeStream: func() { close(streaming) },
+		})
+		<-streaming
+		for range 2 {
+			time.Sleep(500 * time.Millisecond)
+			dst.Restart(t)
+		}
+		time.Sleep(500 * time.Millisecond)
+		close(stop)
+		t.Logf("%d commands sent by the load", wait())
+		res := waitSync(t, ch, 90*time.Second)
+		if res.err != nil || !res.rep.OK {
+			t.Fatalf("sync: %v\n%s", res.err, res.stdout)
+		}
+		if !strings.Contains(res.stderr, "the destination is back") {
+			t.Errorf("no batch was in doubt: the restarts were not seen\n%s", res.stderr)
+		}
+		assertEqual(t, src.Addr, dst.Addr, false)
+		if n := dst.Client(t).Exists(context.Background(), markPrefix+src.Addr).Val(); n != 0 {
+			t.Error("the position mark is left on the destination")
+		}
+	})
+	t.Run("not persistent", func(t *testing.T) {
+		src, dst := startSyncSource(t), redistest.Start(t)
+		syncPopulate(t, src.Addr, false)
+		streaming := make(chan struct{})
+		ch := startSync(context.Background(), t, syncOptions{
+			from: syncURL(src.Addr), dest: destOptions{url: syncURL(dst.Addr)},
+			beforeStream: func() { close(streaming) },
+		})
+		<-streaming
+		dst.Restart(t) // --save "": it comes back empty
+		sc := src.Client(t)
+		ctx := context.Background()
+		for i := 0; ; i++ {
+			sc.Incr(ctx, "after-restart")
+			select {
+			case res := <-ch:
+				if !errors.Is(res.err, errDestinationLost) {
+					t.Fatalf("error %v, want errDestinationLost\n%s", res.err, res.stderr)
+				}
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if i > 300 {
+				t.Fatal("sync did not stop")
+			}
+		}
+	})
+}

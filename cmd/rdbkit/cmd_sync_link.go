@@ -38,6 +38,9 @@ func (run *syncRun) loop(ctx context.Context) error {
 		run.note("the checkpoint %s is of a run stopped before its snapshot was loaded: starting with a full sync", run.opts.checkpoint)
 		pos = nil
 	case pos != nil:
+		if err := run.resumeFromMark(ctx, pos); err != nil {
+			return err
+		}
 		run.replID, run.appliedDB = pos.ReplID, pos.DB
 		run.applied.Store(pos.Applied)
 		run.keep.restore(pos.KeepAlive)
@@ -166,6 +169,9 @@ func (run *syncRun) follow(ctx context.Context, conn *source.Conn, snap *source.
 	defer rd.stop()
 	if snap != nil {
 		if err := run.loader().Flush(ctx); err != nil {
+			return run.stopErr(ctx, err)
+		}
+		if err := run.setMark(ctx); err != nil {
 			return run.stopErr(ctx, err)
 		}
 		if run.opts.beforeStream != nil {

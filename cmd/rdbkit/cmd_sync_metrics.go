@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
-	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // syncCounters are the counters of a run, read by the progress line, the
@@ -251,109 +246,62 @@ func (run *syncRun) progressLine() string {
 	return "sync: connecting to " + run.src
 }
 
-// startMetrics serves the metrics on --metrics-addr, in the Prometheus
-// text exposition format (version 0.0.4), written by hand so as to need
-// no client library.
-func (run *syncRun) startMetrics() (func(), error) {
-	if run.opts.metricsAddr == "" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", run.opts.metricsAddr)
-	if err != nil {
-		return nil, fmt.Errorf("sync: --metrics-addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = run.writeMetrics(w)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			run.logf("metrics: %v", err)
-		}
-	}()
-	run.logf("metrics on http://%s/metrics", ln.Addr())
-	run.metricsAddr = ln.Addr().String()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+// syncMetrics are the metrics of sync (--metrics-addr).
+var syncMetrics = []metricSpec{
+	{"rdbkit_sync_phase", prometheus.GaugeValue, "phase", "The phase the sync is in (1) and those it is not in (0)."},
+	{"rdbkit_sync_keys_read_total", prometheus.CounterValue, "", "Keys read from snapshots."},
+	{"rdbkit_sync_keys_written_total", prometheus.CounterValue, "", "Keys of snapshots written to the destination."},
+	{"rdbkit_sync_bytes_read_total", prometheus.CounterValue, "stage", "Bytes read from the source."},
+	{"rdbkit_sync_bytes_written_total", prometheus.CounterValue, "stage", "Bytes written to the destination: payloads or arguments of the snapshot's keys, arguments of the stream's commands."},
+	{"rdbkit_sync_commands_applied_total", prometheus.CounterValue, "", "Commands of the stream applied."},
+	{"rdbkit_sync_commands_filtered_total", prometheus.CounterValue, "", "Commands of the stream left out by a filter."},
+	{"rdbkit_sync_commands_dropped_total", prometheus.CounterValue, "", "Commands of the stream that are not data (PUBLISH)."},
+	{"rdbkit_sync_commands_failed_total", prometheus.CounterValue, "", "Commands of the stream that failed."},
+	{"rdbkit_sync_errors_total", prometheus.CounterValue, "class", "Errors by class: the code of a command's error reply (WRONGTYPE, ...), key_failed and key_conflict for keys of snapshots."},
+	{"rdbkit_sync_lag_bytes", prometheus.GaugeValue, "", "Bytes of the stream read from the source and not yet applied."},
+	{"rdbkit_sync_lag_seconds", prometheus.GaugeValue, "", "Age of the oldest command of the stream read and not yet applied."},
+	{"rdbkit_sync_source_offset", prometheus.GaugeValue, "", "The source's replication offset read from the link."},
+	{"rdbkit_sync_applied_offset", prometheus.GaugeValue, "", "The replication offset applied to the destination."},
+	{"rdbkit_sync_reconnects_total", prometheus.CounterValue, "", "Times the link to the source was lost and connected again."},
+	{"rdbkit_sync_kept_alive_keys", prometheus.GaugeValue, "", "Keys of the snapshot held alive until the stream has caught up."},
 }
 
-// writeMetrics writes every metric in the Prometheus text format.
-func (run *syncRun) writeMetrics(w io.Writer) error {
-	var b bytes.Buffer
-	metric := func(name, typ, help string, samples ...sample) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-		for _, s := range samples {
-			b.WriteString(name)
-			if s.labels != "" {
-				b.WriteString("{" + s.labels + "}")
-			}
-			b.WriteString(" " + strconv.FormatFloat(s.v, 'g', -1, 64) + "\n")
-		}
-	}
+// metricSamples reads the counters of syncMetrics.
+func (run *syncRun) metricSamples() samples {
+	var s samples
 	c := &run.counters
 	st := run.loaderStats()
-	phase := run.phase.Load()
-	var phases []sample
-	for i, name := range phaseNames {
-		v := 0.0
-		if int32(i) == phase {
-			v = 1
-		}
-		phases = append(phases, sample{label("phase", name), v})
-	}
-	metric("rdbkit_sync_phase", "gauge", "The phase the sync is in (1) and those it is not in (0).", phases...)
-	metric("rdbkit_sync_keys_read_total", "counter", "Keys read from snapshots.", sample{"", float64(c.snapKeys.Load())})
-	metric("rdbkit_sync_keys_written_total", "counter", "Keys of snapshots written to the destination.", sample{"", float64(st.Written())})
-	metric("rdbkit_sync_bytes_read_total", "counter", "Bytes read from the source.",
-		sample{label("stage", "snapshot"), float64(c.snapBytes.Load() + c.snapRead.Load())},
-		sample{label("stage", "stream"), float64(run.streamRead())})
-	metric("rdbkit_sync_bytes_written_total", "counter", "Bytes written to the destination: payloads or arguments of the snapshot's keys, arguments of the stream's commands.",
-		sample{label("stage", "snapshot"), float64(st.Bytes)},
-		sample{label("stage", "stream"), float64(c.bytesApplied.Load())})
-	metric("rdbkit_sync_commands_applied_total", "counter", "Commands of the stream applied.", sample{"", float64(c.applied.Load())})
-	metric("rdbkit_sync_commands_filtered_total", "counter", "Commands of the stream left out by a filter.", sample{"", float64(c.filtered.Load())})
-	metric("rdbkit_sync_commands_dropped_total", "counter", "Commands of the stream that are not data (PUBLISH).", sample{"", float64(c.dropped.Load())})
+	s.addPhase("rdbkit_sync_phase", phaseNames[:], int(run.phase.Load()))
+	s.add("rdbkit_sync_keys_read_total", c.snapKeys.Load())
+	s.add("rdbkit_sync_keys_written_total", st.Written())
+	s.addLabel("rdbkit_sync_bytes_read_total", "snapshot", c.snapBytes.Load()+c.snapRead.Load())
+	s.addLabel("rdbkit_sync_bytes_read_total", "stream", run.streamRead())
+	s.addLabel("rdbkit_sync_bytes_written_total", "snapshot", st.Bytes)
+	s.addLabel("rdbkit_sync_bytes_written_total", "stream", c.bytesApplied.Load())
+	s.add("rdbkit_sync_commands_applied_total", c.applied.Load())
+	s.add("rdbkit_sync_commands_filtered_total", c.filtered.Load())
+	s.add("rdbkit_sync_commands_dropped_total", c.dropped.Load())
 	failed, _, classes := c.failedCommands()
-	metric("rdbkit_sync_commands_failed_total", "counter", "Commands of the stream that failed.", sample{"", float64(failed)})
+	s.add("rdbkit_sync_commands_failed_total", failed)
 	if classes == nil {
 		classes = map[string]int64{}
 	}
 	classes["key_failed"] += st.Failed
 	classes["key_conflict"] += st.Conflicts
 	classes["function_failed"] += st.FunctionsFailed + st.FunctionConflicts
-	var errs []sample
 	for _, k := range slices.Sorted(maps.Keys(classes)) {
-		errs = append(errs, sample{label("class", k), float64(classes[k])})
+		s.addLabel("rdbkit_sync_errors_total", k, classes[k])
 	}
-	metric("rdbkit_sync_errors_total", "counter", "Errors by class: the code of a command's error reply (WRONGTYPE, ...), key_failed and key_conflict for keys of snapshots.", errs...)
 	lb, ls := run.lagNow()
-	metric("rdbkit_sync_lag_bytes", "gauge", "Bytes of the stream read from the source and not yet applied.", sample{"", float64(lb)})
-	metric("rdbkit_sync_lag_seconds", "gauge", "Age of the oldest command of the stream read and not yet applied.", sample{"", ls.Seconds()})
+	s.add("rdbkit_sync_lag_bytes", lb)
+	s.addFloat("rdbkit_sync_lag_seconds", ls.Seconds())
 	var link int64
 	if cn := run.link.Load(); cn != nil {
 		link = cn.Offset()
 	}
-	metric("rdbkit_sync_source_offset", "gauge", "The source's replication offset read from the link.", sample{"", float64(link)})
-	metric("rdbkit_sync_applied_offset", "gauge", "The replication offset applied to the destination.", sample{"", float64(run.applied.Load())})
-	metric("rdbkit_sync_reconnects_total", "counter", "Times the link to the source was lost and connected again.", sample{"", float64(c.reconnects.Load())})
-	metric("rdbkit_sync_kept_alive_keys", "gauge", "Keys of the snapshot held alive until the stream has caught up.", sample{"", float64(run.keep.len())})
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-type sample struct {
-	labels string
-	v      float64
-}
-
-// label formats name="value" with the value escaped as the text format
-// wants (backslash, double quote, newline).
-func label(name, value string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return name + `="` + r.Replace(value) + `"`
+	s.add("rdbkit_sync_source_offset", link)
+	s.add("rdbkit_sync_applied_offset", run.applied.Load())
+	s.add("rdbkit_sync_reconnects_total", c.reconnects.Load())
+	s.add("rdbkit_sync_kept_alive_keys", int64(run.keep.len()))
+	return s
 }

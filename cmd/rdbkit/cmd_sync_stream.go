@@ -251,11 +251,20 @@ func (run *syncRun) applyBatch(ctx context.Context, items []streamItem) error {
 // flushOps sends the ops built so far, checks their replies, and moves
 // the applied offset.
 func (run *syncRun) flushOps(ctx context.Context, b *batchState) error {
+	if run.mark != nil && b.complete >= 0 {
+		end := b.items[b.complete]
+		if err := run.applyMarked(ctx, b.ops, markValue(run.replID, end.offset, end.db)); err != nil {
+			return fmt.Errorf("sync: applying the commands after offset %d: %w", run.applied.Load(), err)
+		}
+	}
 	if len(b.ops) > 0 {
-		run.lmu.Lock()
-		ap := run.ap
-		run.lmu.Unlock()
-		err := ap.Apply(ctx, b.ops)
+		var err error
+		if run.mark == nil {
+			run.lmu.Lock()
+			ap := run.ap
+			run.lmu.Unlock()
+			err = ap.Apply(ctx, b.ops)
+		}
 		for _, op := range b.ops {
 			if op.Split {
 				run.counters.txSplit.Add(1)
