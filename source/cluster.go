@@ -14,9 +14,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrNotCluster is returned by [ClusterMasters] when the server is not a
-// node of a Redis Cluster.
-var ErrNotCluster = errors.New("source: not a Redis Cluster node (cluster support disabled)")
+// Errors of [ClusterMasters].
+var (
+	// ErrNotCluster: the server is not a node of a Redis Cluster.
+	ErrNotCluster = errors.New("source: not a Redis Cluster node (cluster support disabled)")
+	// ErrClusterNotWhole: some slots are served by no master, or by a
+	// failing one.
+	ErrClusterNotWhole = errors.New("the Cluster is not whole")
+)
 
 // A Master is a master of a Redis Cluster and the hash slots it serves.
 type Master struct {
@@ -127,10 +132,10 @@ func parseClusterNodes(text, seedHost string) ([]Master, error) {
 		masters = append(masters, m)
 	}
 	if len(failing) > 0 {
-		return nil, fmt.Errorf("masters %s serve slots but are failing: wait for their failover", strings.Join(failing, ", "))
+		return nil, fmt.Errorf("%w: masters %s serve slots but are failing: wait for their failover", ErrClusterNotWhole, strings.Join(failing, ", "))
 	}
 	if gaps := slotGaps(owner); gaps != "" {
-		return nil, fmt.Errorf("slots %s are served by no master: the Cluster is not whole", gaps)
+		return nil, fmt.Errorf("%w: slots %s are served by no master", ErrClusterNotWhole, gaps)
 	}
 	slices.SortFunc(masters, func(a, b Master) int { return a.Slots[0][0] - b.Slots[0][0] })
 	return masters, nil

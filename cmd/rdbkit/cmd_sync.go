@@ -73,6 +73,10 @@ func syncCommand() *cli.Command {
 			"link is resumed with PSYNC (nothing applied twice or skipped). With --checkpoint the position\n" +
 			"(replication ID, offsets, database) is saved atomically every second and at the end; --resume\n" +
 			"continues from it with PSYNC instead of a new full sync, if the source still has the backlog.\n" +
+			"A Redis Cluster source (found with CLUSTER NODES from the --from node) is synced with one link per\n" +
+			"master, in parallel, each with its own position (checkpoint FILE.<node id>); --until-synced ends\n" +
+			"once every master has caught up; function libraries come from the master of slot 0; a FLUSHALL\n" +
+			"or FLUSHDB of one master is reported, not applied (it would flush every master's keys).\n" +
 			"Exit status: 0 when every key and command was applied or deliberately left out, 1 otherwise,\n" +
 			"130 when interrupted before the snapshot was loaded.",
 		Flags: slices.Concat([]cli.Flag{
@@ -192,52 +196,78 @@ type syncRun struct {
 	notes    []string // said once on stderr, kept for the summary
 	outMu    sync.Mutex
 	term     bool // stderr is a terminal
+
+	// name starts the lines on stderr: "sync", or "sync HOST:PORT" for a
+	// master of a Cluster source, whose runs are members of a group.
+	name   string
+	group  *syncGroup
+	member int
 }
 
 // runSync syncs opts.from into the destination until Ctrl-C, until the
 // destination has caught up (--until-synced), or until an error stops it.
 // The summary goes to stdout, progress and notes to stderr.
 func runSync(ctx context.Context, opts syncOptions, stdout, stderr io.Writer) error {
-	const name = "sync"
-	run := &syncRun{opts: opts, stderr: stderr, start: time.Now(), term: isTerminal(stderr)}
+	run := &syncRun{opts: opts, stderr: stderr, start: time.Now(), term: isTerminal(stderr), name: "sync"}
 	if err := run.setup(); err != nil {
 		return err
 	}
+	quietRedisLogs()
+	masters, err := run.sourceMasters(ctx)
+	if err != nil {
+		return err
+	}
+	if masters != nil {
+		return runSyncCluster(ctx, run, masters, stdout)
+	}
+	ms, err := serveMetrics("sync", opts.metricsAddr, run.logf, newRunCollector(syncMetrics, run.metricSamples))
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	rep, err := run.execute(ctx)
+	if rep != nil {
+		if werr := rep.write(stdout, opts.json); werr != nil {
+			return werr
+		}
+	}
+	return err
+}
+
+// execute runs a sync prepared by setup: it opens the loader, follows the
+// source until the run ends, and returns the report (nil when the run
+// could not start) and the error the command ends with.
+func (run *syncRun) execute(ctx context.Context) (*syncReport, error) {
+	const name = "sync"
+	opts := run.opts
 	if opts.resume {
 		pos, err := run.cp.read()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		run.cp.prev = pos
 	}
-	quietRedisLogs()
 	l, err := loader.New(ctx, run.lo)
 	if errors.Is(err, loader.ErrClusterDB) {
-		return usagef(name, "%s: %v: use --db-map N=0 for the keys of database N", run.dest, err)
+		return nil, usagef(name, "%s: %v: use --db-map N=0 for the keys of database N", run.dest, err)
 	}
 	if err != nil {
-		return fmt.Errorf("sync: %s: %w", run.dest, err)
-	}
-	run.setLoader(l)
-	if !l.IsCluster() && !opts.noMark {
-		run.mark = &syncMark{key: loader.Mark{DB: 0, Key: markPrefix + run.ep.Addr}}
+		return nil, fmt.Errorf("%s: %s: %w", run.name, run.dest, err)
 	}
 	if l.IsCluster() && (hasNonZero(opts.filter.dbs) || run.lo.UseDefaultDB && run.lo.DefaultDB != 0) {
 		l.Close()
-		return usagef(name, "%s is a Redis Cluster, which has only database 0: use --db-map N=0", run.dest)
+		return nil, usagef(name, "%s is a Redis Cluster, which has only database 0: use --db-map N=0", run.dest)
 	}
+	if !l.IsCluster() && !opts.noMark {
+		run.mark = &syncMark{key: loader.Mark{DB: 0, Key: markPrefix + run.ep.Addr}}
+	}
+	run.setLoader(l)
 	info := l.Info()
 	topo := "standalone"
 	if l.IsCluster() {
 		topo = "cluster"
 	}
 	run.logf("%s -> %s (%s %s, %s, %s)", run.src, run.dest, info.Server, info.Version, l.Target(), topo)
-	ms, err := serveMetrics(name, opts.metricsAddr, run.logf, newRunCollector(syncMetrics, run.metricSamples))
-	if err != nil {
-		l.Close()
-		return err
-	}
-	defer ms.Close()
 	stopProgress := run.startProgress()
 	runErr := run.loop(ctx)
 	run.settleAtStop(runErr)
@@ -249,18 +279,15 @@ func runSync(ctx context.Context, opts syncOptions, stdout, stderr io.Writer) er
 		run.logf("%v", err)
 	}
 	rep := run.report(&st, firstErr(runErr, fatal))
-	if err := rep.write(stdout, opts.json); err != nil {
-		return err
-	}
 	switch {
 	case errors.Is(runErr, errInterrupted):
-		return ctx.Err()
+		return rep, ctx.Err()
 	case runErr != nil || fatal != nil:
-		return &reportedError{errors.Join(runErr, fatal)}
+		return rep, &reportedError{errors.Join(runErr, fatal)}
 	case !rep.OK:
-		return &reportedError{errors.New("some keys or commands were not applied")}
+		return rep, &reportedError{errors.New("some keys or commands were not applied")}
 	}
-	return nil
+	return rep, nil
 }
 
 // settleAtStop gives the keys still kept alive their true expiry when
@@ -339,7 +366,7 @@ func (run *syncRun) logf(format string, args ...any) {
 	if run.term {
 		fmt.Fprint(run.stderr, "\r\x1b[K")
 	}
-	fmt.Fprintf(run.stderr, "sync: "+format+"\n", args...)
+	fmt.Fprintf(run.stderr, run.name+": "+format+"\n", args...)
 }
 
 // note says something once on stderr and keeps it for the summary.

@@ -50,7 +50,7 @@ func syncPopulate(t *testing.T, addr string, cluster bool) {
 		dbs = []int{0}
 	}
 	for _, db := range dbs {
-		c := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+		c := syncClient(addr, db, 10)
 		p := c.Pipeline()
 		for i := range 300 {
 			k := func(prefix string) string { return syncKey(prefix, i) }
@@ -87,11 +87,29 @@ func syncPopulate(t *testing.T, addr string, cluster bool) {
 		}
 		c.Close()
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	c := syncClient(addr, 0, 10)
 	defer c.Close()
-	if err := c.FunctionLoadReplace(ctx, syncTestLib).Err(); err != nil {
+	load := func(ctx context.Context, c *redis.Client) error { return c.FunctionLoadReplace(ctx, syncTestLib).Err() }
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, load)
+	} else {
+		err = load(ctx, c.(*redis.Client))
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// syncClient returns a client of database db of the server at addr, or of
+// its Cluster when it is a node of one.
+func syncClient(addr string, db, pool int) redis.UniversalClient {
+	c := redis.NewClient(&redis.Options{Addr: addr, DB: db, PoolSize: pool})
+	if info, _ := c.Info(context.Background(), "cluster").Result(); strings.Contains(info, "cluster_enabled:1") {
+		c.Close()
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, PoolSize: pool})
+	}
+	return c
 }
 
 // syncKey names the key i of a family; all keys i share a hash tag, so
@@ -115,7 +133,7 @@ func syncLoad(t *testing.T, addr string, cluster bool, seed int64, stop <-chan s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := redis.NewClient(&redis.Options{Addr: addr, DB: db, PoolSize: 2})
+			c := syncClient(addr, db, 2)
 			defer c.Close()
 			r := rand.New(rand.NewSource(seed + int64(w)))
 			for {
@@ -137,7 +155,7 @@ func syncLoad(t *testing.T, addr string, cluster bool, seed int64, stop <-chan s
 
 // syncOp sends one random write; errors (a key of another type, a key
 // gone) are part of the game.
-func syncOp(c *redis.Client, r *rand.Rand) {
+func syncOp(c redis.UniversalClient, r *rand.Rand) {
 	ctx := context.Background()
 	i := r.Intn(300)
 	k := func(prefix string) string { return syncKey(prefix, i) }
@@ -843,4 +861,67 @@ func TestSyncDestinationRestart(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSyncClusterSource syncs a 3-master Cluster under load, one
+// replication link per master, into a standalone server and then into
+// another Cluster; one master's link is killed on the way. Each run ends
+// with the sides compared key by key.
+func TestSyncClusterSource(t *testing.T) {
+	src := redistest.StartCluster(t, 3, redistest.WithArgs("--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64mb"))
+	seed := src.Nodes[0].Addr
+	syncPopulate(t, seed, true)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		cluster bool
+	}{{"into standalone", false}, {"into cluster", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dst string
+			if tc.cluster {
+				dst = redistest.StartCluster(t, 3).Nodes[1].Addr
+			} else {
+				dst = redistest.Start(t).Addr
+			}
+			stop := make(chan struct{})
+			wait := syncLoad(t, seed, true, 6, stop)
+			var started atomic.Int32
+			streaming := make(chan struct{})
+			ch := startSync(ctx, t, syncOptions{
+				from: syncURL(seed), dest: destOptions{url: syncURL(dst)}, untilSynced: true,
+				beforeStream: func() {
+					if started.Add(1) == 3 {
+						close(streaming)
+					}
+				},
+			})
+			<-streaming
+			time.Sleep(700 * time.Millisecond)
+			if n, err := src.Nodes[1].Client(t).Do(ctx, "CLIENT", "KILL", "TYPE", "replica").Int(); err != nil || n != 1 {
+				t.Fatalf("CLIENT KILL TYPE replica: %d, %v", n, err)
+			}
+			time.Sleep(700 * time.Millisecond)
+			close(stop)
+			t.Logf("%d commands sent by the load", wait())
+			res := waitSync(t, ch, 90*time.Second)
+			var rep syncClusterReport
+			if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+				t.Fatalf("summary: %v\n%s", err, res.stdout)
+			}
+			if res.err != nil || !rep.OK || !rep.Synced || len(rep.Masters) != 3 {
+				t.Fatalf("sync: %v\n%s", res.err, res.stdout)
+			}
+			reconnects := int64(0)
+			for _, m := range rep.Masters {
+				if m.Stream.Commands == 0 || m.Snapshot.Written == 0 || m.Source != "redis://"+m.Addr {
+					t.Errorf("master %s: %+v", m.Addr, m)
+				}
+				reconnects += m.Stream.Reconnects
+			}
+			if reconnects != 1 {
+				t.Errorf("%d reconnects, want the 1 killed link", reconnects)
+			}
+			assertEqual(t, seed, dst, tc.cluster)
+		})
+	}
 }

@@ -140,7 +140,7 @@ func (run *syncRun) housekeep(ctx context.Context, rd *streamReader) error {
 	case run.lag.since.IsZero():
 		run.lag.since = now
 	}
-	synced := run.opts.untilSynced && caught && now.Sub(run.lag.since) >= run.opts.settle
+	synced := run.opts.untilSynced && run.group.synced(run.member, caught && now.Sub(run.lag.since) >= run.opts.settle)
 	switch {
 	case run.keep.len() == 0:
 	case synced:
@@ -217,7 +217,7 @@ func (run *syncRun) progressLine() string {
 	case phaseSnapshot:
 		st := run.loaderStats()
 		n, size := run.counters.snapRead.Load(), run.counters.snapSize.Load()
-		line := "sync: snapshot: " + byteSize(n)
+		line := run.name + ": snapshot: " + byteSize(n)
 		if size > 0 {
 			line += fmt.Sprintf(" of %s (%d%%)", byteSize(size), n*100/size)
 		}
@@ -233,8 +233,8 @@ func (run *syncRun) progressLine() string {
 			link = c.Offset()
 		}
 		failed, _, _ := run.counters.failedCommands()
-		line := fmt.Sprintf("sync: stream: source offset %d, applied %d, lag %s / %.3fs, %d commands applied",
-			link, run.applied.Load(), byteSize(lb), ls.Seconds(), run.counters.applied.Load())
+		line := fmt.Sprintf("%s: stream: source offset %d, applied %d, lag %s / %.3fs, %d commands applied",
+			run.name, link, run.applied.Load(), byteSize(lb), ls.Seconds(), run.counters.applied.Load())
 		if failed > 0 {
 			line += fmt.Sprintf(", %d failed", failed)
 		}
@@ -243,7 +243,7 @@ func (run *syncRun) progressLine() string {
 		}
 		return line
 	}
-	return "sync: connecting to " + run.src
+	return run.name + ": connecting to " + run.src
 }
 
 // syncMetrics are the metrics of sync (--metrics-addr).

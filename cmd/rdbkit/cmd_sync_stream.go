@@ -349,6 +349,9 @@ func (run *syncRun) prepare(ctx context.Context, it *streamItem, b *batchState) 
 		return nil, 0, fmt.Errorf("sync: %w", err)
 	}
 	switch {
+	case run.group != nil && (isCmd(*it, "flushall") || isCmd(*it, "flushdb")):
+		cmd.Err = &syncCmdError{"FLUSH", "not sent: one master of a Cluster source flushed its keys; on the destination it would flush every master's"}
+		return cmd, verdictFailed, nil
 	case spec.HasCategory("pubsub") || !spec.Known && (isCmd(*it, "publish") || isCmd(*it, "spublish")):
 		run.counters.dropped.Add(1)
 		return cmd, verdictDropped, nil
