@@ -2,6 +2,8 @@ package loader
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +22,19 @@ type pcmd struct {
 	err    error // the final reply error (redis.Nil included), or a transport error
 	netErr bool  // err is a transport error: the command may or may not have run
 	resent bool  // it was sent again after a transport error
+}
+
+// name returns the command's name in upper case. Arguments are strings or,
+// for commands made by rewrite, byte slices (which fmt.Sprint would print
+// as numbers).
+func (p *pcmd) name() string {
+	switch a := p.args[0].(type) {
+	case string:
+		return strings.ToUpper(a)
+	case []byte:
+		return strings.ToUpper(string(a))
+	}
+	return strings.ToUpper(fmt.Sprint(p.args[0]))
 }
 
 // maxRedirects bounds the MOVED/ASK hops of one command on top of the

@@ -144,12 +144,15 @@ type Options struct {
 	TempTTL time.Duration
 }
 
-// DefaultWorkers and the other defaults of Options.
+// DefaultWorkers and the other defaults of Options. DefaultRetries, with
+// the default RetryBackoff (0.1 s doubled up to 2 s), waits about 33 s in
+// all: longer than a Cluster's automatic failover with Redis's default
+// cluster-node-timeout of 15 s.
 const (
 	DefaultWorkers     = 4
 	DefaultPipeline    = 256
 	DefaultMaxInFlight = 64 << 20
-	DefaultRetries     = 8
+	DefaultRetries     = 20
 	DefaultFailLimit   = 100
 )
 

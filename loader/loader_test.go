@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -62,6 +63,48 @@ func TestRedirect(t *testing.T) {
 	if !hasCode(redisErr("BUSYKEY Target key name already exists."), "BUSYKEY") ||
 		hasCode(redisErr("ERR BUSYKEY"), "BUSYKEY") || hasCode(errors.New("BUSYKEY x"), "BUSYKEY") {
 		t.Error("hasCode")
+	}
+}
+
+// TestIsRefusal checks how the last command of a rewrite says that the key
+// exists; rewrite makes its arguments byte slices.
+func TestIsRefusal(t *testing.T) {
+	b := func(s ...string) []any {
+		out := make([]any, len(s))
+		for i, a := range s {
+			out[i] = []byte(a)
+		}
+		return out
+	}
+	reply := func(args []any, val any, err error) *pcmd {
+		c := redis.NewCmd(context.Background(), args...)
+		c.SetVal(val)
+		c.SetErr(err)
+		return &pcmd{args: args, cmd: c, err: err}
+	}
+	tests := []struct {
+		name string
+		p    *pcmd
+		want bool
+	}{
+		{"RENAMENX refused", reply(b("RENAMENX", "tmp", "k"), int64(0), nil), true},
+		{"RENAMENX done", reply(b("RENAMENX", "tmp", "k"), int64(1), nil), false},
+		{"renamenx as a string", reply([]any{"renamenx", "tmp", "k"}, int64(0), nil), true},
+		{"SET NX refused", reply(b("SET", "k", "v", "NX"), nil, redis.Nil), true},
+		{"SET NX done", reply(b("SET", "k", "v", "NX"), "OK", nil), false},
+		{"RENAME", reply(b("RENAME", "tmp", "k"), "OK", nil), false},
+		{"no command", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isRefusal(tt.p); got != tt.want {
+				t.Errorf("isRefusal = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	p := reply(b("rpush", "k", "v"), nil, redisErr("WRONGTYPE Operation against a key holding the wrong kind of value"))
+	if got, want := (&keyError{p}).Error(), "RPUSH: WRONGTYPE Operation against a key holding the wrong kind of value"; got != want {
+		t.Errorf("keyError = %q, want %q", got, want)
 	}
 }
 

@@ -121,7 +121,7 @@ func (l *Loader) restoreDone(p *pcmd) {
 		}
 		l.conflict(j)
 	case p.netErr:
-		l.setFatal(fmt.Errorf("%s: %w", l.owner(j.slot), err))
+		l.setFatal(fmt.Errorf("%s: RESTORE %q: %w", l.owner(j.slot), j.key, err))
 		l.finish(j, outFailed, "connection lost, may or may not be written: "+err.Error())
 	case isPayloadRefused(err) && j.dump[0] == byte(rdb.EncModule2):
 		v := rdb.NewPayloadValue(j.dump[:len(j.dump)-10], l.target.Version)
@@ -186,13 +186,17 @@ func (l *Loader) rewriteKeyAfter(j *job, why string) {
 			l.finish(j, outFailed, notSent(err))
 			return
 		}
-		out, reason, retry := l.rewriteOnce(j)
+		out, reason, retry := l.rewriteOnce(j, attempt > 0)
 		if retry && attempt < l.o.Retries && l.ctx.Err() == nil {
+			l.retries.Add(1)
 			sleep(l.ctx, l.backoff(attempt))
+			if l.slots != nil {
+				_ = l.refreshSlots(l.ctx, false) // the node may have failed over
+			}
 			continue
 		}
 		if retry {
-			l.setFatal(errors.New(reason))
+			l.setFatal(fmt.Errorf("%s: key %q: %s", l.owner(j.slot), j.key, reason))
 		}
 		if out == outFailed && why != "" {
 			reason = why + "; " + reason
@@ -206,13 +210,13 @@ func (l *Loader) rewriteKeyAfter(j *job, why string) {
 type keyError struct{ p *pcmd }
 
 func (e *keyError) Error() string {
-	name := fmt.Sprint(e.p.args[0])
-	return name + ": " + e.p.err.Error()
+	return e.p.name() + ": " + e.p.err.Error()
 }
 
-// rewriteOnce writes j with commands once. retry: it failed on a lost
-// connection and may be started over.
-func (l *Loader) rewriteOnce(j *job) (out outcome, reason string, retry bool) {
+// rewriteOnce writes j with commands once; resent says an earlier attempt
+// lost its connection, perhaps after its last command ran. retry: it
+// failed on a lost connection and may be started over.
+func (l *Loader) rewriteOnce(j *job, resent bool) (out outcome, reason string, retry bool) {
 	opts := l.rewriteOptions(j.key, j.seq)
 	var loss rewrite.Loss
 	opts.Loss = &loss
@@ -267,7 +271,7 @@ func (l *Loader) rewriteOnce(j *job) (out outcome, reason string, retry bool) {
 	j.size, j.rwLoss = total, loss
 	if isRefusal(last) {
 		l.dropTemp(j, opts.Temp)
-		if j.inDoubt && l.sameValue(j) {
+		if (j.inDoubt || resent) && l.sameValue(j) {
 			l.statsMu.Lock()
 			l.stats.Recovered++
 			l.statsMu.Unlock()
@@ -287,7 +291,7 @@ func isRefusal(p *pcmd) bool {
 	if p == nil {
 		return false
 	}
-	switch strings.ToUpper(fmt.Sprint(p.args[0])) {
+	switch p.name() {
 	case "RENAMENX":
 		n, err := p.cmd.Int64()
 		return err == nil && n == 0
@@ -337,7 +341,7 @@ func (l *Loader) chunk(j *job) {
 	switch {
 	case sk.failed.Load():
 		if sk.netErr {
-			l.setFatal(errors.New(sk.reason))
+			l.setFatal(fmt.Errorf("%s: key %q: %s", l.owner(j.slot), j.key, sk.reason))
 		} else {
 			l.dropTemp(j, sk.temp)
 		}

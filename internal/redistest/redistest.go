@@ -4,7 +4,8 @@
 // (--save "" --appendonly no) in a temporary directory, waits until it
 // answers PING, and registers a t.Cleanup that kills it by PID and reaps it.
 // [StartCluster] does the same for a Redis Cluster made with
-// `redis-cli --cluster create`.
+// `redis-cli --cluster create`, with replicas if asked ([WithReplicas]);
+// [Cluster.Failover] promotes a replica.
 //
 // Integration tests skip under `go test -short`. When redis-server is not
 // installed they skip, except when the CI environment variable is set: then
@@ -44,6 +45,7 @@ type config struct {
 	args     []string
 	dir      string
 	timeout  time.Duration
+	replicas int
 }
 
 // WithPassword sets requirepass, the password of the default user. Clients
@@ -70,6 +72,11 @@ func WithArgs(args ...string) Option {
 // WithArgs("--dbfilename", name)). dir is created if missing and is not
 // removed afterwards. StartCluster does not accept it.
 func WithDir(dir string) Option { return func(c *config) { c.dir = dir } }
+
+// WithReplicas gives each master of [StartCluster] n replicas
+// (`redis-cli --cluster create ... --cluster-replicas n`). Start does not
+// accept it.
+func WithReplicas(n int) Option { return func(c *config) { c.replicas = n } }
 
 // WithStartTimeout changes how long the server may take to answer PING, for
 // example when it loads a large dump.rdb. The default is DefaultStartTimeout.
@@ -114,6 +121,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	var c config
 	for _, o := range opts {
 		o(&c)
+	}
+	if c.replicas != 0 {
+		t.Fatal("redistest: Start: WithReplicas is for StartCluster")
 	}
 	return start(t, bin, &c, false)
 }
@@ -310,6 +320,23 @@ func (s *Server) Stop() { s.signal(syscall.SIGTERM, 30*time.Second) }
 // Kill sends SIGKILL and waits until the process has been reaped. It does
 // nothing if the server is not running.
 func (s *Server) Kill() { s.signal(os.Kill, 0) }
+
+// running reports whether the server's process has been started and not
+// yet reaped.
+func (s *Server) running() bool {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
 
 // signal sends sig to the current process and waits for it to exit; after
 // timeout (if positive) it sends SIGKILL.

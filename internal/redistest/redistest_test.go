@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,107 @@ func TestStartCluster(t *testing.T) {
 	}
 	if total != 50 {
 		t.Errorf("keys on all nodes = %d, want 50", total)
+	}
+}
+
+func TestStartClusterReplicas(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, redistest.WithReplicas(1))
+	if len(cl.Nodes) != 6 {
+		t.Fatalf("%d nodes, want 6", len(cl.Nodes))
+	}
+	ctx := context.Background()
+	masters := map[*redistest.Server]bool{}
+	for _, slot := range []int{0, 8000, 16383} {
+		m, err := cl.Master(slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[m] = true
+		reps, err := cl.Replicas(m)
+		if err != nil || len(reps) != 1 || reps[0] == m {
+			t.Fatalf("replicas of %s: %d, %v; want one other node", m.Addr, len(reps), err)
+		}
+		if info := reps[0].Client(t).Info(ctx, "replication").Val(); !strings.Contains(info, "role:slave") ||
+			!strings.Contains(info, "master_port:"+strconv.Itoa(m.Port)+"\r") {
+			t.Fatalf("%s is not a replica of %s:\n%s", reps[0].Addr, m.Addr, info)
+		}
+		// Writes stream to the replica already (not held until its first ACK).
+		if info := m.Client(t).Info(ctx, "replication").Val(); !strings.Contains(info, "connected_slaves:1\r") ||
+			!strings.Contains(info, ",port="+strconv.Itoa(reps[0].Port)+",state=online,") {
+			t.Fatalf("%s does not stream to %s:\n%s", m.Addr, reps[0].Addr, info)
+		}
+	}
+	if len(masters) != 3 {
+		t.Fatalf("slots 0, 8000, 16383 served by %d masters, want 3", len(masters))
+	}
+	c := cl.Client(t)
+	for i := range 50 {
+		if err := c.Set(ctx, fmt.Sprintf("key:%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slot := int(c.ClusterKeySlot(ctx, "key:0").Val())
+	old, err := cl.Master(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Failover(old, ""); err == nil || !strings.Contains(err.Error(), "not a replica") {
+		t.Fatalf("Failover of a master: %v, want \"not a replica\"", err)
+	}
+	rep := mustReplica(t, cl, old)
+	t0 := time.Now()
+	if err := cl.Failover(rep, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("manual failover: %v", time.Since(t0))
+	if m, err := cl.Master(slot); err != nil || m != rep {
+		t.Fatalf("slot %d served by %s, %v after the failover; want %s", slot, addr(m), err, rep.Addr)
+	}
+	if r := mustReplica(t, cl, rep); r != old {
+		t.Fatalf("replica of the new master is %s, want the old master %s", r.Addr, old.Addr)
+	}
+	checkKeys(t, cl.Client(t), 50)
+
+	// The new master dies; its replica (the first master) takes over.
+	rep.Kill()
+	t0 = time.Now()
+	if err := cl.Failover(old, "TAKEOVER"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("takeover after a kill: %v", time.Since(t0))
+	if m, err := cl.Master(slot); err != nil || m != old {
+		t.Fatalf("slot %d served by %s, %v after the takeover; want %s", slot, addr(m), err, old.Addr)
+	}
+	checkKeys(t, cl.Client(t), 50)
+}
+
+// mustReplica returns the one replica of master.
+func mustReplica(t *testing.T, cl *redistest.Cluster, master *redistest.Server) *redistest.Server {
+	t.Helper()
+	reps, err := cl.Replicas(master)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("replicas of %s: %d, %v; want one", master.Addr, len(reps), err)
+	}
+	return reps[0]
+}
+
+// addr returns the address of s, "none" if nil.
+func addr(s *redistest.Server) string {
+	if s == nil {
+		return "none"
+	}
+	return s.Addr
+}
+
+// checkKeys checks that key:i holds i for i < n.
+func checkKeys(t *testing.T, c *redis.ClusterClient, n int) {
+	t.Helper()
+	for i := range n {
+		k := fmt.Sprintf("key:%d", i)
+		if got, err := c.Get(context.Background(), k).Int(); err != nil || got != i {
+			t.Fatalf("GET %s = %d, %v; want %d", k, got, err, i)
+		}
 	}
 }
 
