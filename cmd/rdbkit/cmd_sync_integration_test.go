@@ -924,4 +924,46 @@ func TestSyncClusterSource(t *testing.T) {
 			assertEqual(t, seed, dst, tc.cluster)
 		})
 	}
+
+	// Stopped, then resumed from one checkpoint per master with PSYNC.
+	t.Run("resume", func(t *testing.T) {
+		dst := redistest.Start(t).Addr
+		cp := filepath.Join(t.TempDir(), "sync.checkpoint")
+		stop := make(chan struct{})
+		wait := syncLoad(t, seed, true, 7, stop)
+		run, cancel := context.WithCancel(ctx)
+		var started atomic.Int32
+		streaming := make(chan struct{})
+		opts := syncOptions{from: syncURL(seed), dest: destOptions{url: syncURL(dst)}, checkpoint: cp,
+			beforeStream: func() {
+				if started.Add(1) == 3 {
+					close(streaming)
+				}
+			}}
+		ch := startSync(run, t, opts)
+		<-streaming
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+		if res := waitSync(t, ch, 20*time.Second); res.err != nil {
+			t.Fatalf("stopped sync: %v\n%s", res.err, res.stdout)
+		}
+		files, _ := filepath.Glob(cp + ".*")
+		if len(files) != 3 {
+			t.Fatalf("checkpoints %v, want one per master", files)
+		}
+		opts.resume, opts.untilSynced, opts.beforeStream = true, true, nil
+		ch = startSync(ctx, t, opts)
+		time.Sleep(500 * time.Millisecond)
+		close(stop)
+		wait()
+		res := waitSync(t, ch, 60*time.Second)
+		var rep syncClusterReport
+		if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil || res.err != nil || !rep.OK {
+			t.Fatalf("resumed sync: %v, %v\n%s", res.err, err, res.stdout)
+		}
+		if n := strings.Count(res.stderr, "(PSYNC +CONTINUE)"); n != 3 || strings.Contains(res.stderr, "full") {
+			t.Fatalf("%d links continued with PSYNC, want 3:\n%s", n, res.stderr)
+		}
+		assertEqual(t, seed, dst, false)
+	})
 }
