@@ -47,8 +47,9 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
-// decodeValues reads every element of every value.
-func decodeValues(b *testing.B, data []byte, verify bool) (keys, elems int) {
+// decodeValues reads every element of every value; with touch, it also
+// looks at each one (Elem), as a caller that uses the elements does.
+func decodeValues(b *testing.B, data []byte, verify, touch bool) (keys, elems int) {
 	r := rdb.NewReader(bytes.NewReader(data))
 	r.VerifyChecksum = verify
 	for {
@@ -66,6 +67,10 @@ func decodeValues(b *testing.B, data []byte, verify bool) (keys, elems int) {
 		v := e.Value()
 		for v.Next() {
 			elems++
+			if touch {
+				el := v.Elem()
+				elems += len(el.Member) + len(el.Value) + len(el.Fields)
+			}
 		}
 		if err := v.Err(); err != nil {
 			b.Fatal(err)
@@ -82,12 +87,28 @@ func BenchmarkDecode(b *testing.B) {
 			keys := 0
 			start := cpuTime()
 			for b.Loop() {
-				keys, _ = decodeValues(b, data, verify)
+				keys, _ = decodeValues(b, data, verify, false)
 			}
 			reportCPU(b, start)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
 		})
 	}
+}
+
+// BenchmarkDecodeElems is BenchmarkDecode/verify=off with a look at every
+// element: Value leaves integers of compact encodings unformatted until
+// Elem is called, which BenchmarkDecode never does.
+func BenchmarkDecodeElems(b *testing.B) {
+	data := benchFile(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	keys := 0
+	start := cpuTime()
+	for b.Loop() {
+		keys, _ = decodeValues(b, data, false, true)
+	}
+	reportCPU(b, start)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
 }
 
 func verifyName(verify bool) string {

@@ -324,6 +324,16 @@ func (c *cursor) lzfHeader(limit int) (clen, ulen int, err error) {
 
 // skipStr passes over an RDB string without decoding it.
 func (c *cursor) skipStr() error {
+	if c.pos < c.end {
+		if n := int(c.buf[c.pos]); n < 0x40 && c.pos+n < c.end {
+			c.pos += 1 + n // a short string, in the buffer (the usual case)
+			return nil
+		}
+	}
+	return c.skipStrSlow()
+}
+
+func (c *cursor) skipStrSlow() error {
 	n, enc, err := c.length()
 	if err != nil {
 		return err

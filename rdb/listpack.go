@@ -50,11 +50,15 @@ func (bl *blob) next() (s []byte, v int64, isInt, done bool, err error) {
 	}
 	switch bl.kind {
 	case blobListpack:
+		if s, v, isInt, ok := bl.nextListpackFast(); ok {
+			return s, v, isInt, false, nil
+		}
 		s, v, isInt, done, err = bl.nextListpack()
+	case blobIntset:
+		bl.left--
+		return nil, bl.nextIntset(), true, false, nil
 	case blobZiplist:
 		s, v, isInt, done, err = bl.nextZiplist()
-	case blobIntset:
-		v, isInt, err = bl.nextIntset(), true, nil
 	default:
 		s, done, err = bl.nextZipmap()
 	}
@@ -96,6 +100,54 @@ func (bl *blob) initListpack() error {
 	}
 	bl.pos = 6
 	return nil
+}
+
+// nextListpackFast decodes the common listpack entries that lie well
+// inside the blob, as nextListpack would; ok is false for anything else
+// (other encodings, the end, corrupt entries), which nextListpack then
+// handles.
+func (bl *blob) nextListpackFast() (s []byte, v int64, isInt, ok bool) {
+	b, p := bl.b, bl.pos
+	if p < 0 || p+11 > len(b) || bl.left == 0 {
+		return nil, 0, false, false
+	}
+	w := b[p : p+11 : p+11] // the longest entry that is not a string, backlen included
+	next := 0
+	switch e := w[0]; {
+	case e < 0x80: // 7-bit uint
+		v, isInt, next = int64(e), true, p+2
+	case e < 0xc0: // 6-bit string: its entry is at most 64 bytes, backlen 1
+		n := int(e & 0x3f)
+		if next = p + 2 + n; next > len(b)-1 {
+			return nil, 0, false, false
+		}
+		s = b[p+1 : p+1+n : p+1+n]
+	case e < 0xe0: // 13-bit int
+		u := int64(e&0x1f)<<8 | int64(w[1])
+		v, isInt, next = u<<51>>51, true, p+3
+	case e < 0xf0: // 12-bit string
+		n := int(e&0x0f)<<8 | int(w[1])
+		if next = p + 2 + n + backlenSize(2+n); next > len(b)-1 {
+			return nil, 0, false, false
+		}
+		s = b[p+2 : p+2+n : p+2+n]
+	case e == 0xf1: // 16-bit int
+		v, isInt, next = int64(int16(binary.LittleEndian.Uint16(w[1:]))), true, p+4
+	case e == 0xf2: // 24-bit int
+		u := uint32(w[1]) | uint32(w[2])<<8 | uint32(w[3])<<16
+		v, isInt, next = int64(int32(u<<8)>>8), true, p+5
+	case e == 0xf3: // 32-bit int
+		v, isInt, next = int64(int32(binary.LittleEndian.Uint32(w[1:]))), true, p+6
+	case e == 0xf4: // 64-bit int
+		v, isInt, next = int64(binary.LittleEndian.Uint64(w[1:])), true, p+10
+	default:
+		return nil, 0, false, false
+	}
+	bl.pos = next
+	if bl.left > 0 {
+		bl.left--
+	}
+	return s, v, isInt, true
 }
 
 func (bl *blob) nextListpack() (s []byte, v int64, isInt, done bool, err error) {

@@ -5,25 +5,25 @@ import "encoding/binary"
 // lzfDecompress expands LZF data in into out, which must come out exactly
 // full. See liblzf lzf_d.c (redis/src/lzf_d.c).
 //
-// Where there is room, literal runs and back references are copied in
-// 8-byte words: what lands past a run is overwritten by what follows it.
+// Most runs in Redis data are short (a few bytes). While the input and the
+// output have room to spare, lzfFast copies every literal run as 32 bytes
+// and most back references as 16, in words, with no loop: what lands past
+// a run is overwritten by what follows it. The careful loop below does the
+// rest.
 func lzfDecompress(out, in []byte) error {
-	ip, op := 0, 0
+	ip, op, err := lzfFast(out, in)
+	if err != nil {
+		return err
+	}
 	for ip < len(in) {
 		ctrl := int(in[ip])
 		ip++
 		if ctrl < 32 { // literal run of ctrl+1 bytes
 			n := ctrl + 1
-			if op+40 <= len(out) && ip+40 <= len(in) {
-				o, s := out[op:op+40], in[ip:ip+40] // n <= 32: five words at most
-				for i := 0; i < n; i += 8 {
-					binary.LittleEndian.PutUint64(o[i:i+8], binary.LittleEndian.Uint64(s[i:i+8]))
-				}
-			} else if op+n > len(out) || ip+n > len(in) {
+			if op+n > len(out) || ip+n > len(in) {
 				return corrupt("lzf literal overruns")
-			} else {
-				copy(out[op:op+n], in[ip:ip+n])
 			}
+			copy(out[op:op+n], in[ip:ip+n])
 			op += n
 			ip += n
 			continue
@@ -46,22 +46,90 @@ func lzfDecompress(out, in []byte) error {
 		if ref < 0 || op+l > len(out) {
 			return corrupt("lzf back reference out of range")
 		}
-		switch d := op - ref; {
-		case d >= 8 && op+l+8 <= len(out):
-			for i := 0; i < l; i += 8 {
-				binary.LittleEndian.PutUint64(out[op+i:], binary.LittleEndian.Uint64(out[ref+i:]))
-			}
-		case d >= l:
-			copy(out[op:op+l], out[ref:ref+l])
-		default:
-			for i := range l {
-				out[op+i] = out[ref+i]
-			}
-		}
+		copyRef(out[:op+l], op, ref)
 		op += l
 	}
 	if op != len(out) {
 		return corrupt("lzf output %d bytes, header says %d", op, len(out))
 	}
 	return nil
+}
+
+// lzfFast decodes while at least 34 bytes of input and 32 of output are
+// left, enough to copy any literal run (at most 33 input bytes) in whole
+// blocks; it returns where it stopped.
+func lzfFast(out, in []byte) (ip, op int, err error) {
+	inEnd, outEnd := len(in)-34, len(out)-32
+	for ip < inEnd && op < outEnd {
+		s := in[ip : ip+34 : ip+34] // the longest run with its control byte
+		ctrl := int(s[0])
+		if ctrl < 32 { // literal run of ctrl+1 bytes
+			copy32(out[op:op+32:op+32], s[1:33])
+			op += ctrl + 1
+			ip += ctrl + 2
+			continue
+		}
+		l := ctrl>>5 + 2
+		ref := op - (ctrl&0x1f)<<8 - 1
+		if l == 9 {
+			l += int(s[1])
+			ref -= int(s[2])
+			ip += 3
+		} else {
+			ref -= int(s[1])
+			ip += 2
+		}
+		if ref < 0 || op+l > len(out) {
+			return 0, 0, corrupt("lzf back reference out of range")
+		}
+		if op-ref >= 16 && l <= 16 {
+			copy16(out[op:op+16:op+16], out[ref:ref+16:ref+16])
+		} else {
+			copyRef(out[:op+l], op, ref)
+		}
+		op += l
+	}
+	return ip, op, nil
+}
+
+// copyRef copies a back reference: out[op:] from out[ref:], ref < op,
+// where the two may overlap (a run repeating its last op-ref bytes).
+func copyRef(out []byte, op, ref int) {
+	switch d, l := op-ref, len(out)-op; {
+	case d >= l:
+		copy(out[op:], out[ref:ref+l])
+	case d >= 8:
+		for ; op+8 <= len(out); op, ref = op+8, ref+8 {
+			binary.LittleEndian.PutUint64(out[op:], binary.LittleEndian.Uint64(out[ref:]))
+		}
+		fallthrough
+	default:
+		for ; op < len(out); op, ref = op+1, ref+1 {
+			out[op] = out[ref]
+		}
+	}
+}
+
+// copy32 copies 32 bytes in four words, without the call to memmove that
+// an array or slice copy of this size compiles to.
+func copy32(dst, src []byte) {
+	dst, src = dst[:32], src[:32]
+	a := binary.LittleEndian.Uint64(src)
+	b := binary.LittleEndian.Uint64(src[8:])
+	c := binary.LittleEndian.Uint64(src[16:])
+	d := binary.LittleEndian.Uint64(src[24:])
+	binary.LittleEndian.PutUint64(dst, a)
+	binary.LittleEndian.PutUint64(dst[8:], b)
+	binary.LittleEndian.PutUint64(dst[16:], c)
+	binary.LittleEndian.PutUint64(dst[24:], d)
+}
+
+// copy16 copies 16 bytes in two words; src may overlap dst from 16 bytes
+// before it on.
+func copy16(dst, src []byte) {
+	dst, src = dst[:16], src[:16]
+	a := binary.LittleEndian.Uint64(src)
+	b := binary.LittleEndian.Uint64(src[8:])
+	binary.LittleEndian.PutUint64(dst, a)
+	binary.LittleEndian.PutUint64(dst[8:], b)
 }

@@ -3,6 +3,7 @@ package rdb
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,5 +79,119 @@ func BenchmarkLZF(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// lzfReference is liblzf's lzf_decompress, byte by byte, for comparison.
+func lzfReference(in []byte, ulen int) ([]byte, bool) {
+	out := make([]byte, 0, ulen)
+	for ip := 0; ip < len(in); {
+		ctrl := int(in[ip])
+		ip++
+		if ctrl < 32 {
+			n := ctrl + 1
+			if ip+n > len(in) || len(out)+n > ulen {
+				return nil, false
+			}
+			out = append(out, in[ip:ip+n]...)
+			ip += n
+			continue
+		}
+		l := ctrl >> 5
+		if l == 7 {
+			if ip >= len(in) {
+				return nil, false
+			}
+			l += int(in[ip])
+			ip++
+		}
+		if ip >= len(in) {
+			return nil, false
+		}
+		ref := len(out) - (ctrl&0x1f)<<8 - 1 - int(in[ip])
+		ip++
+		l += 2
+		if ref < 0 || len(out)+l > ulen {
+			return nil, false
+		}
+		for i := range l {
+			out = append(out, out[ref+i])
+		}
+	}
+	return out, len(out) == ulen
+}
+
+// lzfRandom returns a random LZF stream: literal runs of every length and
+// back references of every length and distance, overlapping ones (runs)
+// included, with its expanded length.
+func lzfRandom(rng *rand.Rand, ops int) (in []byte, ulen int) {
+	for range ops {
+		if ulen == 0 || rng.IntN(2) == 0 {
+			n := 1 + rng.IntN(32)
+			in = append(in, byte(n-1))
+			for range n {
+				in = append(in, byte(rng.IntN(4))) // few symbols: matches look real
+			}
+			ulen += n
+			continue
+		}
+		d := 1 + rng.IntN(min(ulen, 8192))
+		if rng.IntN(4) == 0 {
+			d = 1 + rng.IntN(min(ulen, 20)) // short distances: overlapping copies
+		}
+		l := 3 + rng.IntN(8-3+1)
+		if rng.IntN(5) == 0 {
+			l = 9 + rng.IntN(256)
+		}
+		if l < 9 {
+			in = append(in, byte((l-2)<<5|(d-1)>>8), byte(d-1))
+		} else {
+			in = append(in, byte(7<<5|(d-1)>>8), byte(l-9), byte(d-1))
+		}
+		ulen += l
+	}
+	return in, ulen
+}
+
+// TestLZFRandom checks lzfDecompress (its word-copying fast loop and its
+// careful tail alike) against the byte-by-byte reference on random streams
+// of many sizes, and on every cut of some of them.
+func TestLZFRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		in, ulen := lzfRandom(rng, 1+rng.IntN(1+i/10))
+		want, ok := lzfReference(in, ulen)
+		if !ok {
+			t.Fatalf("stream %d: reference failed", i)
+		}
+		out := make([]byte, ulen)
+		if err := lzfDecompress(out, in); err != nil {
+			t.Fatalf("stream %d (%d ops): %v", i, len(in), err)
+		}
+		if !bytes.Equal(out, want) {
+			t.Fatalf("stream %d: output differs from the reference", i)
+		}
+		if i%50 != 0 {
+			continue
+		}
+		for n := range len(in) {
+			_, refOK := lzfReference(in[:n], ulen)
+			err := lzfDecompress(make([]byte, ulen), in[:n])
+			if (err == nil) != refOK {
+				t.Fatalf("stream %d cut at %d: error %v, reference ok %v", i, n, err, refOK)
+			}
+		}
+	}
+}
+
+// TestLZFCorrupt checks that a back reference before the start of the
+// output fails where the fast loop decodes it too.
+func TestLZFCorrupt(t *testing.T) {
+	in := []byte{31}
+	in = append(in, make([]byte, 32)...)                        // 32 literal bytes
+	in = append(in, 1<<5|0x1f, 0xff)                            // distance 8192: before the start
+	in = append(in, append([]byte{31}, make([]byte, 32)...)...) // room for the fast loop
+	if err := lzfDecompress(make([]byte, 32+3+32), in); err == nil {
+		t.Fatal("no error")
 	}
 }

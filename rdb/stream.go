@@ -1,6 +1,8 @@
 package rdb
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 )
 
@@ -175,7 +177,7 @@ func (v *Value) openNode() error {
 		return corrupt("stream node with %d master fields", hdr[2])
 	}
 	for range hdr[2] {
-		f, err := v.lpStr(&st.arena)
+		f, err := v.lpStr(&st.arena, -1)
 		if err != nil {
 			return v.nodeErr(err)
 		}
@@ -209,6 +211,7 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 	}
 	fields := v.elem.Fields[:0]
 	arena := v.scratch[1][:0]
+	v.fieldInts = v.fieldInts[:0]
 	nf := int64(len(st.mfield))
 	if flags&streamFlagSameFields == 0 {
 		n, err := v.lpInt()
@@ -224,13 +227,13 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 		if flags&streamFlagSameFields != 0 {
 			fields = append(fields, st.mfield[i])
 		} else {
-			f, err := v.lpStr(&arena)
+			f, err := v.lpStr(&arena, len(fields))
 			if err != nil {
 				return false, v.nodeErr(err)
 			}
 			fields = append(fields, f)
 		}
-		val, err := v.lpStr(&arena)
+		val, err := v.lpStr(&arena, len(fields))
 		if err != nil {
 			return false, v.nodeErr(err)
 		}
@@ -244,6 +247,9 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 	if flags&streamFlagDeleted != 0 {
 		return false, nil
 	}
+	if len(v.fieldInts) > 0 {
+		v.lazy |= lazyFields
+	}
 	v.elem.ID = StreamID{st.master.MS + uint64(d[0]), st.master.Seq + uint64(d[1])}
 	return true, nil
 }
@@ -253,16 +259,24 @@ var errBlobEnd = corrupt("end of blob")
 
 // lpInt returns the next listpack entry as an integer, or errBlobEnd.
 func (v *Value) lpInt() (int64, error) {
-	s, n, isInt, done, err := v.bl.next()
-	switch {
-	case err != nil:
-		return 0, err
-	case done:
-		return 0, errBlobEnd
-	case isInt:
+	s, n, isInt, ok := v.bl.nextListpackFast()
+	if ok && isInt {
 		return n, nil
 	}
-	n, err = strconv.ParseInt(string(s), 10, 64)
+	if !ok {
+		var done bool
+		var err error
+		s, n, isInt, done, err = v.bl.next()
+		switch {
+		case err != nil:
+			return 0, err
+		case done:
+			return 0, errBlobEnd
+		case isInt:
+			return n, nil
+		}
+	}
+	n, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil {
 		return 0, corrupt("stream listpack: %q where an integer was expected", s)
 	}
@@ -271,22 +285,46 @@ func (v *Value) lpInt() (int64, error) {
 
 // lpStr returns the next listpack entry as bytes; an integer is formatted
 // into *arena, which only ever grows while its results are in use (an
-// append that moves it leaves the earlier results in the old array).
-func (v *Value) lpStr(arena *[]byte) ([]byte, error) {
-	s, n, isInt, done, err := v.bl.next()
-	switch {
-	case err != nil:
-		return nil, err
-	case done:
-		return nil, errBlobEnd
-	case isInt && n >= 0 && n <= smallDecimalMax:
-		return appendDecimal(nil, n), nil
-	case isInt:
-		start := len(*arena)
-		*arena = strconv.AppendInt(*arena, n, 10)
-		return (*arena)[start:len(*arena):len(*arena)], nil
+// append that moves it leaves the earlier results in the old array). With
+// field >= 0, an integer that is not in smallDecimals is left for Elem to
+// format into Fields[field], and lpStr returns nil for it.
+func (v *Value) lpStr(arena *[]byte, field int) ([]byte, error) {
+	s, n, isInt, ok := v.bl.nextListpackFast()
+	if !ok {
+		var done bool
+		var err error
+		s, n, isInt, done, err = v.bl.next()
+		switch {
+		case err != nil:
+			return nil, err
+		case done:
+			return nil, errBlobEnd
+		}
 	}
-	return s, nil
+	switch {
+	case !isInt:
+		return s, nil
+	case n >= 0 && n <= smallDecimalMax:
+		return appendDecimal(nil, n), nil
+	case field >= 0:
+		v.fieldInts = append(v.fieldInts, lazyField{field, n})
+		return nil, nil
+	}
+	return appendField(arena, n), nil
+}
+
+// appendField formats n at the end of *arena and returns its text.
+func appendField(arena *[]byte, n int64) []byte {
+	start := len(*arena)
+	*arena = strconv.AppendInt(*arena, n, 10)
+	return (*arena)[start:len(*arena):len(*arena)]
+}
+
+// A lazyField is an integer of a stream entry that Elem formats into
+// Fields[i] on demand.
+type lazyField struct {
+	i int
+	n int64
 }
 
 // streamMeta reads what follows the nodes: length, ids, counters, groups
@@ -356,7 +394,10 @@ func (v *Value) streamGroup() (StreamGroup, error) {
 	if err != nil {
 		return g, err
 	}
-	index := make(map[StreamID]int)
+	if pel > 0 {
+		g.Pending = make([]StreamPending, 0, min(pel, uint64(c.end-c.pos)/25+1))
+	}
+	sorted := true // as Redis writes it (a rax walk): then no index is needed
 	for ; pel > 0; pel-- {
 		p, err := c.next(16 + 8)
 		if err != nil {
@@ -366,8 +407,17 @@ func (v *Value) streamGroup() (StreamGroup, error) {
 		if pe.DeliveryCount, err = c.plainLen(); err != nil {
 			return g, err
 		}
-		index[pe.ID] = len(g.Pending)
+		if n := len(g.Pending); n > 0 && !g.Pending[n-1].ID.less(pe.ID) {
+			sorted = false
+		}
 		g.Pending = append(g.Pending, pe)
+	}
+	var index map[StreamID]int // the last pending entry of each id, for a PEL out of order
+	if !sorted {
+		index = make(map[StreamID]int, len(g.Pending))
+		for i, pe := range g.Pending {
+			index[pe.ID] = i
+		}
 	}
 	consumers, err := c.plainLen()
 	if err != nil {
@@ -407,13 +457,16 @@ func (v *Value) streamConsumer(g *StreamGroup, index map[StreamID]int) (StreamCo
 	if err != nil {
 		return cons, err
 	}
+	if n > 0 {
+		cons.Pending = make([]StreamID, 0, min(n, uint64(c.end-c.pos)/16+1))
+	}
 	for ; n > 0; n-- {
 		p, err := c.next(16)
 		if err != nil {
 			return cons, err
 		}
 		id := beID(p)
-		i, ok := index[id]
+		i, ok := pendingIndex(g.Pending, index, id)
 		if !ok {
 			return cons, corrupt("consumer %q pending entry %v not in the group's PEL", name, id)
 		}
@@ -421,6 +474,28 @@ func (v *Value) streamConsumer(g *StreamGroup, index map[StreamID]int) (StreamCo
 		cons.Pending = append(cons.Pending, id)
 	}
 	return cons, nil
+}
+
+// pendingIndex finds id in a group's PEL: by binary search when the PEL is
+// in order (index nil), else in index.
+func pendingIndex(pel []StreamPending, index map[StreamID]int, id StreamID) (int, bool) {
+	if index != nil {
+		i, ok := index[id]
+		return i, ok
+	}
+	i, ok := slices.BinarySearchFunc(pel, id, func(pe StreamPending, id StreamID) int {
+		return pe.ID.compare(id)
+	})
+	return i, ok
+}
+
+func (id StreamID) less(o StreamID) bool { return id.compare(o) < 0 }
+
+func (id StreamID) compare(o StreamID) int {
+	if c := cmp.Compare(id.MS, o.MS); c != 0 {
+		return c
+	}
+	return cmp.Compare(id.Seq, o.Seq)
 }
 
 // streamIDMP reads the idempotent-producer state of RDB_TYPE_STREAM_LISTPACKS_4.

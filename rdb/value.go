@@ -55,7 +55,8 @@ type Value struct {
 	minExpire int64
 	bl        blob
 	inBlob    bool
-	per       int // blob entries per element
+	per       int      // blob entries per element
+	fast      fastKind // what nextFast may decode from bl
 
 	big       uint64 // bytes of a chunked string still in the input
 	pend      []byte // bytes of a chunked string still in memory
@@ -63,9 +64,12 @@ type Value struct {
 	tailTTL   bool   // an 8-byte field expiry follows the chunked string
 	bigTTL    int64  // field expiry for the last piece of the chunked string
 
-	scratch [3][]byte
-	blobBuf []byte
-	stream  *streamState
+	scratch   [3][]byte
+	lazy      uint8       // what Elem still has to format: lazyMember, lazyValue, lazyFields
+	lazyInt   [2]int64    // integer blob entries of Member and Value, formatted by Elem on demand
+	fieldInts []lazyField // integers of a stream entry's Fields, idem
+	blobBuf   []byte
+	stream    *streamState
 }
 
 // An Elem is one element of a Value; its slices are valid until the next
@@ -81,11 +85,11 @@ type Elem struct {
 }
 
 func (v *Value) reset(enc Encoding, key []byte, r *Reader) {
-	*v = Value{
-		Type: enc.Type(), Encoding: enc, key: key, length: -1,
-		scratch: v.scratch, blobBuf: v.blobBuf, stream: v.stream,
-		limit: DefaultMaxAlloc, chunk: DefaultChunkSize,
-	}
+	scratch, blobBuf, stream, fields, fieldInts := v.scratch, v.blobBuf, v.stream, v.elem.Fields[:0], v.fieldInts[:0]
+	*v = Value{} // cleared in place: a composite literal would be built aside and copied
+	v.Type, v.Encoding, v.key, v.length = enc.Type(), enc, key, -1
+	v.scratch, v.blobBuf, v.stream, v.elem.Fields, v.fieldInts = scratch, blobBuf, stream, fields, fieldInts
+	v.limit, v.chunk = DefaultMaxAlloc, DefaultChunkSize
 	if r != nil {
 		v.limit, v.chunk = r.maxAlloc(), r.chunkSize()
 	}
@@ -149,7 +153,11 @@ func (v *Value) Next() bool {
 		}
 		return true
 	}
-	v.elem = Elem{Fields: v.elem.Fields[:0]}
+	if v.fast != fastNone && v.nextFast() {
+		return true
+	}
+	v.elem.set(nil, nil, 0)
+	v.lazy = 0
 	ok, err := v.step(v)
 	if err != nil {
 		v.fail(err)
@@ -165,7 +173,48 @@ func (v *Value) Next() bool {
 }
 
 // Elem returns the current element, valid until the next call to Next.
-func (v *Value) Elem() *Elem { return &v.elem }
+func (v *Value) Elem() *Elem {
+	if v.lazy != 0 {
+		v.formatInts()
+	}
+	return &v.elem
+}
+
+// What Elem still has to format into the element.
+const (
+	lazyMember = 1 << iota // lazyInt[0] into Member
+	lazyValue              // lazyInt[1] into Value
+	lazyFields             // fieldInts into Fields
+)
+
+// formatInts puts the decimal text of the integer entries that blobText
+// and lpStr left unformatted into the element. Integers are formatted only
+// when the caller looks at the element: an iterator that is only counting
+// or skipping elements needs none of them.
+func (v *Value) formatInts() {
+	if v.lazy&lazyMember != 0 {
+		v.elem.Member = v.decimal(0)
+	}
+	if v.lazy&lazyValue != 0 {
+		v.elem.Value = v.decimal(1)
+	}
+	if v.lazy&lazyFields != 0 {
+		for _, f := range v.fieldInts {
+			v.elem.Fields[f.i] = appendField(&v.scratch[1], f.n)
+		}
+	}
+	v.lazy = 0
+}
+
+// decimal formats lazyInt[i] into scratch slot i.
+func (v *Value) decimal(i int) []byte {
+	n := v.lazyInt[i]
+	s := appendDecimal(v.scratch[i], n)
+	if n < 0 || n > smallDecimalMax { // formatted into the slot, not a view of smallDecimals
+		v.scratch[i] = s
+	}
+	return s
+}
 
 // Err returns the first error met, nil at a clean end.
 func (v *Value) Err() error { return v.err }
@@ -268,6 +317,7 @@ func (v *Value) openBlob() error {
 		return err
 	}
 	v.per = per
+	v.fast = fastFor(kind, per)
 	if v.bl.count >= 0 {
 		if v.bl.count%per != 0 {
 			return corrupt("%v of %d entries for elements of %d", kind, v.bl.count, per)
@@ -354,7 +404,8 @@ func (v *Value) piece(slot int) error {
 // continueBig returns the next piece of a chunked string as an element of
 // its own, with the field expiry that may follow the string's last piece.
 func (v *Value) continueBig() error {
-	v.elem = Elem{Fields: v.elem.Fields[:0]}
+	v.elem.set(nil, nil, 0)
+	v.lazy = 0
 	if err := v.piece(2); err != nil {
 		return err
 	}
@@ -514,6 +565,96 @@ func (v *Value) inElement(err error) error {
 	return corrupt("%v ends inside an element", v.bl.kind)
 }
 
+// A fastKind tells which elements nextFast decodes.
+type fastKind uint8
+
+const (
+	fastNone   fastKind = iota
+	fastMember          // listpack, one entry an element: list, set
+	fastIntset          // intset
+	fastPair            // listpack, two entries an element: hash field and value, zset member and score
+)
+
+func fastFor(kind blobKind, per int) fastKind {
+	switch {
+	case kind == blobIntset:
+		return fastIntset
+	case kind != blobListpack:
+		return fastNone
+	case per == 1:
+		return fastMember
+	case per == 2:
+		return fastPair
+	}
+	return fastNone
+}
+
+// nextFast decodes the next element of a listpack or intset in memory in
+// one go, as the step would; it returns false, having consumed nothing,
+// wherever the step has more to do: at the end of the blob, for unusual
+// entries and for corrupt ones.
+func (v *Value) nextFast() bool {
+	bl := &v.bl
+	if v.fast == fastIntset {
+		if bl.left <= 0 || bl.kind != blobIntset {
+			return false
+		}
+		bl.left--
+		v.elem.set(nil, nil, 0)
+		v.lazy, v.lazyInt[0] = lazyMember, bl.nextIntset()
+		return true
+	}
+	if bl.kind != blobListpack {
+		return false
+	}
+	pos, left := bl.pos, bl.left
+	m, n, isInt, ok := bl.nextListpackFast()
+	if !ok {
+		return false
+	}
+	lazy := uint8(0)
+	if isInt {
+		lazy, v.lazyInt[0] = lazyMember, n
+	}
+	if v.fast == fastMember {
+		v.elem.set(m, nil, 0)
+		v.lazy = lazy
+		return true
+	}
+	var val []byte
+	var score float64
+	s, n, isInt, ok := bl.nextListpackFast()
+	switch {
+	case !ok:
+	case v.Type == TypeZSet:
+		var err error
+		score, err = blobScore(s, n, isInt)
+		ok = err == nil
+	case isInt:
+		lazy |= lazyValue
+		v.lazyInt[1] = n
+	default:
+		val = s
+	}
+	if !ok {
+		bl.pos, bl.left = pos, left
+		return false
+	}
+	v.elem.set(m, val, score)
+	v.lazy = lazy
+	return true
+}
+
+// set makes e the element with these fields and zero in the others. It
+// stores field by field: building an Elem and copying it costs more (the
+// copy reads back the stores that built it, and there is a write barrier
+// check per pointer either way).
+func (e *Elem) set(member, value []byte, score float64) {
+	e.Member, e.Value, e.Score = member, value, score
+	e.ExpireAt, e.More, e.ID = 0, false, StreamID{}
+	e.Fields = e.Fields[:0]
+}
+
 // blobEntry returns the next entry of the current blob; ok is false at its
 // end.
 func (v *Value) blobEntry() (s []byte, n int64, isInt, ok bool, err error) {
@@ -521,15 +662,18 @@ func (v *Value) blobEntry() (s []byte, n int64, isInt, ok bool, err error) {
 	return s, n, isInt, !done, err
 }
 
-// blobText returns the next entry of the current blob as bytes, an integer
-// formatted in decimal into scratch slot i; ok is false at the blob's end.
+// blobText returns the next entry of the current blob as bytes; ok is
+// false at the blob's end. An integer entry comes back as nil, with its
+// value left in lazyInt[i] for Elem to format (i: 0 Member, 1 Value).
 func (v *Value) blobText(i int) ([]byte, bool, error) {
 	s, n, isInt, done, err := v.bl.next()
 	if done || err != nil {
 		return nil, false, err
 	}
 	if isInt {
-		return appendDecimal(v.scratch[i], n), true, nil
+		v.lazy |= lazyMember << i
+		v.lazyInt[i] = n
+		return nil, true, nil
 	}
 	return s, true, nil
 }
@@ -595,7 +739,7 @@ func stepQuicklist(v *Value) (bool, error) {
 		if err := v.bl.init(kind, b); err != nil {
 			return false, err
 		}
-		v.inBlob = true
+		v.inBlob, v.fast = true, fastFor(kind, 1)
 	}
 }
 
