@@ -118,6 +118,7 @@ type MemoryEstimator struct {
 	keys     [][]byte
 	nodeKeys [][]byte // a stream's node keys
 	streams  rdb.StreamWalker
+	elems    rdb.ElemLayout
 	keyBuf   []byte
 	scratch  []byte
 }
@@ -217,8 +218,8 @@ func (m *MemoryEstimator) stringValue(e *rdb.Entry) (KeyMemory, error) {
 	var km KeyMemory
 	var n int64
 	if e.Payload != nil {
-		s, err := rdb.PayloadBlob(e.Payload, rdb.EncString)
-		if err != nil {
+		var s rdb.StringLayout
+		if err := s.ParseBlob(e.Payload, rdb.EncString); err != nil {
 			return km, err
 		}
 		if p := s.Plain(); s.IsInt() || p != nil && len(p) <= 20 && isCanonicalInt(p) {
@@ -253,8 +254,8 @@ func isCanonicalInt(s []byte) bool {
 // the allocation (rdbGenericLoadStringObject with RDB_LOAD_PLAIN). One
 // with more elements than the server's threshold is converted.
 func (m *MemoryEstimator) listpackValue(e *rdb.Entry) (KeyMemory, error) {
-	s, err := rdb.PayloadBlob(e.Payload, e.Encoding)
-	if err != nil {
+	var s rdb.StringLayout
+	if err := s.ParseBlob(e.Payload, e.Encoding); err != nil {
 		return KeyMemory{}, err
 	}
 	var n int64
@@ -465,14 +466,5 @@ func (m *MemoryEstimator) lpSize(s []byte, n int64) int64 {
 	if int64(len(s)) == n {
 		return lpEntrySize(s)
 	}
-	var enc int64
-	switch {
-	case n < 64:
-		enc = 1 + n
-	case n < 4096:
-		enc = 2 + n
-	default:
-		enc = 5 + n
-	}
-	return enc + lpBacklen(enc)
+	return lpStrSize(n)
 }

@@ -46,6 +46,9 @@ type allocator struct {
 	small []int64
 	// lookup[(n+7)/8] is the class of a request of n <= 1024 bytes.
 	lookup [129]int64
+	// sdsSmall[n] is sds(n) for n < len(sdsSmall), the length of most
+	// members, fields and values: sds is called for each.
+	sdsSmall [256]int64
 }
 
 func newAllocator(quantum int) *allocator {
@@ -60,6 +63,9 @@ func newAllocator(quantum int) *allocator {
 			i++
 		}
 		a.lookup[k] = a.small[i]
+	}
+	for n := range a.sdsSmall {
+		a.sdsSmall[n] = a.class(sdsHeader(int64(n)) + int64(n) + 1)
 	}
 	return a
 }
@@ -114,7 +120,15 @@ func sdsHeader(n int64) int64 {
 
 // sds returns the allocation of an sds string of n bytes made by sdsnewlen
 // (sdsZmallocSize): header, bytes and the terminating NUL.
-func (a *allocator) sds(n int64) int64 { return a.class(sdsHeader(n) + n + 1) }
+func (a *allocator) sds(n int64) int64 {
+	if uint64(n) < uint64(len(a.sdsSmall)) {
+		return a.sdsSmall[n]
+	}
+	return a.sdsLarge(n)
+}
+
+// sdsLarge is sds for a string longer than sdsSmall holds.
+func (a *allocator) sdsLarge(n int64) int64 { return a.class(sdsHeader(n) + n + 1) }
 
 // rawSDS is sds for the string of a raw string object, which is longer than
 // 44 bytes and never uses sdshdr5.
@@ -188,7 +202,12 @@ func lpEntrySize(s []byte) int64 {
 	if v, ok := parseInt(s); ok {
 		return lpIntSize(v)
 	}
-	n := int64(len(s))
+	return lpStrSize(int64(len(s)))
+}
+
+// lpStrSize returns the bytes of a listpack string entry of n bytes with
+// its backlen.
+func lpStrSize(n int64) int64 {
 	var enc int64
 	switch {
 	case n < 64:

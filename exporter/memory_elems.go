@@ -13,38 +13,23 @@ import (
 // integers and few enough, a listpack (7.2) when few and short, else a
 // hashtable of sds members.
 func (m *MemoryEstimator) setElems(e *rdb.Entry) (KeyMemory, error) {
-	var n, ht, lp, maxLen int64
-	width := int64(2)
-	allInt := true
-	lp = lpHeader + lpEnd
-	var it elemIter
-	it.init(e)
-	// A set too long for a listpack needs no listpack size.
-	wantLP := m.opt.Server == Redis72 && it.len() <= int64(m.opt.SetMaxListpackEntries)
-	for it.next() {
-		n++
-		ht += sizeDictEntry + m.a.sds(it.mlen)
-		if wantLP {
-			lp += m.lpSize(it.member, it.mlen)
-		}
-		maxLen = max(maxLen, it.mlen)
-		if allInt {
-			if v, ok := parseInt(it.member); ok && int64(len(it.member)) == it.mlen {
-				width = max(width, intsetWidth(v))
-			} else {
-				allInt = false
-			}
-		}
+	st := setStats{width: 2, allInt: true, lp: lpHeader + lpEnd}
+	var err error
+	if e.Payload != nil && e.Encoding == rdb.EncSet {
+		err = m.setWalk(e.Payload, &st)
+	} else {
+		err = m.setIter(e, &st)
 	}
-	if err := it.err(); err != nil {
+	if err != nil {
 		return KeyMemory{}, err
 	}
 	o := &m.opt
+	n := st.n
 	switch {
-	case allInt && n <= int64(o.SetMaxIntsetEntries):
-		return KeyMemory{Bytes: sizeRobj + m.a.class(8+n*width), Elements: n, Encoding: "intset"}, nil
-	case o.Server == Redis72 && n <= int64(o.SetMaxListpackEntries) && maxLen <= int64(o.SetMaxListpackValue):
-		return KeyMemory{Bytes: sizeRobj + m.a.class(lp), Elements: n, Encoding: "listpack"}, nil
+	case st.allInt && n <= int64(o.SetMaxIntsetEntries):
+		return KeyMemory{Bytes: sizeRobj + m.a.class(8+n*st.width), Elements: n, Encoding: "intset"}, nil
+	case o.Server == Redis72 && n <= int64(o.SetMaxListpackEntries) && st.maxLen <= int64(o.SetMaxListpackValue):
+		return KeyMemory{Bytes: sizeRobj + m.a.class(st.lp), Elements: n, Encoding: "listpack"}, nil
 	}
 	// Loading presizes the dict (rdbLoadObject); a set built by SADD
 	// grew from an intset converted past set-max-intset-entries, or from
@@ -52,11 +37,93 @@ func (m *MemoryEstimator) setElems(e *rdb.Entry) (KeyMemory, error) {
 	presize := n
 	if !o.Loaded {
 		presize = 0
-		if allInt {
+		if st.allInt {
 			presize = int64(o.SetMaxIntsetEntries) + 1
 		}
 	}
-	return KeyMemory{Bytes: sizeRobj + sizeDict + sizeBucket*dictSlots(n, presize) + ht, Elements: n, Encoding: "hashtable"}, nil
+	return KeyMemory{Bytes: sizeRobj + sizeDict + sizeBucket*dictSlots(n, presize) + n*sizeDictEntry + st.sds,
+		Elements: n, Encoding: "hashtable"}, nil
+}
+
+// setStats are what setElems needs of a set's members.
+type setStats struct {
+	n, sds, lp, maxLen int64 // members, their sds allocations, listpack bytes, longest
+	width              int64 // intset width while allInt
+	allInt             bool
+}
+
+// setWantLP reports whether a set of n members (-1: unknown) needs its
+// listpack size: one too long for a listpack does not.
+func (m *MemoryEstimator) setWantLP(n int64) bool {
+	return m.opt.Server == Redis72 && n <= int64(m.opt.SetMaxListpackEntries)
+}
+
+// setWalk reads the members of an EncSet payload: their lengths, and
+// their bytes only while they may all be integers or when the listpack
+// size is wanted.
+func (m *MemoryEstimator) setWalk(payload []byte, st *setStats) error {
+	l := &m.elems
+	l.Reset(payload, rdb.EncSet)
+	wantLP := m.setWantLP(l.Len())
+	for l.Next() {
+		s := &l.Member
+		st.n++
+		st.sds += m.a.sds(s.Len)
+		st.maxLen = max(st.maxLen, s.Len)
+		if wantLP {
+			st.lp += lpLayoutSize(s)
+		}
+		if st.allInt {
+			v, ok := layoutInt(s)
+			if ok {
+				st.width = max(st.width, intsetWidth(v))
+			}
+			st.allInt = ok
+		}
+	}
+	return l.Err()
+}
+
+// setIter is setWalk for the other encodings, through rdb.Value.
+func (m *MemoryEstimator) setIter(e *rdb.Entry, st *setStats) error {
+	var it elemIter
+	it.init(e)
+	wantLP := m.setWantLP(it.len())
+	for it.next() {
+		st.n++
+		st.sds += m.a.sds(it.mlen)
+		if wantLP {
+			st.lp += m.lpSize(it.member, it.mlen)
+		}
+		st.maxLen = max(st.maxLen, it.mlen)
+		if st.allInt {
+			if v, ok := parseInt(it.member); ok && int64(len(it.member)) == it.mlen {
+				st.width = max(st.width, intsetWidth(v))
+			} else {
+				st.allInt = false
+			}
+		}
+	}
+	return it.err()
+}
+
+// layoutInt returns the integer value of an element when it is one (as
+// string2ll reads it): an integer encoding, or plain canonical decimal.
+// An LZF string is longer than any integer (rdbSaveRawString compresses
+// only from 21 bytes).
+func layoutInt(s *rdb.StringLayout) (int64, bool) {
+	if s.IsInt() {
+		return s.Int, true
+	}
+	return parseInt(s.Plain())
+}
+
+// lpLayoutSize is lpEntrySize for an element read as a layout.
+func lpLayoutSize(s *rdb.StringLayout) int64 {
+	if v, ok := layoutInt(s); ok {
+		return lpIntSize(v)
+	}
+	return lpStrSize(s.Len)
 }
 
 // zsetElems models a sorted set from its members: a listpack of member and
@@ -64,25 +131,43 @@ func (m *MemoryEstimator) setElems(e *rdb.Entry) (KeyMemory, error) {
 // its dict. Skiplist nodes have random levels; their expected allocation
 // is used.
 func (m *MemoryEstimator) zsetElems(e *rdb.Entry) (KeyMemory, error) {
-	var n, lp, maxLen int64
-	var skip float64
+	var n, lp, maxLen, sds int64
 	lp = lpHeader + lpEnd
-	var it elemIter
-	it.init(e)
-	// A sorted set too long for a listpack needs no listpack size.
-	wantLP := it.len() <= int64(m.opt.ZSetMaxListpackEntries)
-	for it.next() {
-		n++
-		if wantLP {
-			lp += m.lpSize(it.member, it.mlen)
-			m.scratch = appendD2String(m.scratch[:0], it.score)
-			lp += lpEntrySize(m.scratch)
+	if e.Payload != nil && (e.Encoding == rdb.EncZSet2 || e.Encoding == rdb.EncZSet) {
+		l := &m.elems
+		l.Reset(e.Payload, e.Encoding)
+		// A sorted set too long for a listpack needs no listpack size.
+		wantLP := l.Len() <= int64(m.opt.ZSetMaxListpackEntries)
+		for l.Next() {
+			s := &l.Member
+			n++
+			sds += m.a.sds(s.Len)
+			maxLen = max(maxLen, s.Len)
+			if wantLP {
+				m.scratch = appendD2String(m.scratch[:0], l.Score)
+				lp += lpLayoutSize(s) + lpEntrySize(m.scratch)
+			}
 		}
-		maxLen = max(maxLen, it.mlen)
-		skip += float64(m.a.sds(it.mlen)+sizeDictEntry) + m.zslNode
-	}
-	if err := it.err(); err != nil {
-		return KeyMemory{}, err
+		if err := l.Err(); err != nil {
+			return KeyMemory{}, err
+		}
+	} else {
+		var it elemIter
+		it.init(e)
+		wantLP := it.len() <= int64(m.opt.ZSetMaxListpackEntries)
+		for it.next() {
+			n++
+			if wantLP {
+				lp += m.lpSize(it.member, it.mlen)
+				m.scratch = appendD2String(m.scratch[:0], it.score)
+				lp += lpEntrySize(m.scratch)
+			}
+			maxLen = max(maxLen, it.mlen)
+			sds += m.a.sds(it.mlen)
+		}
+		if err := it.err(); err != nil {
+			return KeyMemory{}, err
+		}
 	}
 	o := &m.opt
 	if e.Encoding == rdb.EncZSetZiplist || e.Encoding == rdb.EncZSetListpack {
@@ -97,6 +182,7 @@ func (m *MemoryEstimator) zsetElems(e *rdb.Entry) (KeyMemory, error) {
 	}
 	fixed := sizeRobj + sizeZSet + sizeZSkiplist + sizeDict + sizeBucket*dictSlots(n, presize) +
 		m.a.class(sizeZSLNodeBase+sizeZSLLevel*zslMaxLevel)
+	skip := float64(sds+n*sizeDictEntry) + float64(n)*m.zslNode
 	return KeyMemory{Bytes: fixed + int64(math.Round(skip)), Elements: n, Encoding: "skiplist"}, nil
 }
 
@@ -122,32 +208,54 @@ func appendD2String(dst []byte, f float64) []byte {
 // hashElems models a hash from its fields: a listpack when few and short,
 // else a hashtable of sds fields and values.
 func (m *MemoryEstimator) hashElems(e *rdb.Entry) (KeyMemory, error) {
-	var n, ht, lp, maxLen int64
+	var n, sds, lp, maxLen int64
 	firstLong := int64(-1) // index of the first field or value too long for a listpack
 	lp = lpHeader + lpEnd
-	var it elemIter
-	it.init(e)
 	o := &m.opt
-	// A hash too long for a listpack needs no listpack size.
-	wantLP := it.len() <= int64(o.HashMaxListpackEntries)
-	for it.next() {
-		if firstLong < 0 && max(it.mlen, it.vlen) > int64(o.HashMaxListpackValue) {
-			firstLong = n
+	long := int64(o.HashMaxListpackValue)
+	if e.Payload != nil && e.Encoding == rdb.EncHash {
+		l := &m.elems
+		l.Reset(e.Payload, e.Encoding)
+		// A hash too long for a listpack needs no listpack size.
+		wantLP := l.Len() <= int64(o.HashMaxListpackEntries)
+		for l.Next() {
+			f, v := &l.Member, &l.Value
+			if firstLong < 0 && max(f.Len, v.Len) > long {
+				firstLong = n
+			}
+			n++
+			sds += m.a.sds(f.Len) + m.a.sds(v.Len)
+			if wantLP {
+				lp += lpLayoutSize(f) + lpLayoutSize(v)
+			}
+			maxLen = max(maxLen, f.Len, v.Len)
 		}
-		n++
-		ht += sizeDictEntry + m.a.sds(it.mlen) + m.a.sds(it.vlen)
-		if wantLP {
-			lp += m.lpSize(it.member, it.mlen) + m.lpSize(it.value, it.vlen)
+		if err := l.Err(); err != nil {
+			return KeyMemory{}, err
 		}
-		maxLen = max(maxLen, it.mlen, it.vlen)
-	}
-	if err := it.err(); err != nil {
-		return KeyMemory{}, err
+	} else {
+		var it elemIter
+		it.init(e)
+		wantLP := it.len() <= int64(o.HashMaxListpackEntries)
+		for it.next() {
+			if firstLong < 0 && max(it.mlen, it.vlen) > long {
+				firstLong = n
+			}
+			n++
+			sds += m.a.sds(it.mlen) + m.a.sds(it.vlen)
+			if wantLP {
+				lp += m.lpSize(it.member, it.mlen) + m.lpSize(it.value, it.vlen)
+			}
+			maxLen = max(maxLen, it.mlen, it.vlen)
+		}
+		if err := it.err(); err != nil {
+			return KeyMemory{}, err
+		}
 	}
 	if e.Encoding == rdb.EncHashZiplist || e.Encoding == rdb.EncHashListpack {
 		maxLen, firstLong = 0, -1 // converted by count only
 	}
-	if n <= int64(o.HashMaxListpackEntries) && maxLen <= int64(o.HashMaxListpackValue) {
+	if n <= int64(o.HashMaxListpackEntries) && maxLen <= long {
 		return KeyMemory{Bytes: sizeRobj + m.a.class(lp), Elements: n, Encoding: "listpack"}, nil
 	}
 	// A hash converted for its size was presized (hashTypeConvertListpack,
@@ -163,7 +271,8 @@ func (m *MemoryEstimator) hashElems(e *rdb.Entry) (KeyMemory, error) {
 			presize = firstLong
 		}
 	}
-	return KeyMemory{Bytes: sizeRobj + sizeDict + sizeBucket*dictSlots(n, presize) + ht, Elements: n, Encoding: "hashtable"}, nil
+	return KeyMemory{Bytes: sizeRobj + sizeDict + sizeBucket*dictSlots(n, presize) + n*sizeDictEntry + sds,
+		Elements: n, Encoding: "hashtable"}, nil
 }
 
 // elemIter reads the elements of a set, list, zset or hash: straight from

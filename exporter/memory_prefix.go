@@ -2,7 +2,9 @@ package exporter
 
 import (
 	"bytes"
-	"hash/maphash"
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -25,9 +27,10 @@ type prefixTree struct {
 	sep    []byte
 	depth  int
 	max    int
-	fanout int // children kept a node
-	seed   maphash.Seed
-	nodes  int // nodes besides the root, "(other)" nodes included
+	fanout int    // children kept a node
+	seed   uint64 // of segHash
+	pat    uint64 // a one-byte separator in every byte of a word (cutByte)
+	nodes  int    // nodes besides the root, "(other)" nodes included
 	folded int64
 	leaves []*prefixNode // scratch for prune
 }
@@ -36,88 +39,207 @@ type prefixNode struct {
 	seg         string // the segment, without separator
 	keys, bytes int64
 	parent      *prefixNode
-	hash        uint64 // of seg, once in its parent's index
-	// The children: in few while there are at most smallFanout (a scan
-	// beats hashing), then in index by the hash of their segment (two
-	// segments with one 64-bit hash would share a node: not a worry).
-	few     []*prefixNode
-	index   map[uint64]*prefixNode
-	other   *prefixNode // folded children, nil if none
-	isOther bool
-	misses  int // new prefixes counted in other since the last admitted
+	hash        uint64 // segHash of seg
+	kids        childTable
+	other       *prefixNode // folded children, nil if none
+	isOther     bool
+	misses      int // new prefixes counted in other since the last admitted
 }
 
 // newPrefixTree returns a tree of at most max nodes and fanout children a
 // node.
 func newPrefixTree(sep []byte, depth, max, fanout int) *prefixTree {
-	return &prefixTree{sep: sep, depth: depth, max: max, fanout: fanout, seed: maphash.MakeSeed()}
+	t := &prefixTree{sep: sep, depth: depth, max: max, fanout: fanout, seed: rand.Uint64()}
+	if len(sep) == 1 {
+		t.pat = swarLo * uint64(sep[0])
+	}
+	return t
 }
 
-const smallFanout = 16
+// child returns the child named seg, whose hash is h; nil if none.
+func (n *prefixNode) child(seg []byte, h uint64) *prefixNode { return n.kids.get(seg, h) }
 
-// child returns the child named seg, nil if none.
-func (n *prefixNode) child(seg []byte, seed maphash.Seed) *prefixNode {
-	if n.index != nil {
-		return n.index[maphash.Bytes(seed, seg)]
-	}
-	for _, c := range n.few {
-		if c.seg == string(seg) {
-			return c
-		}
-	}
-	return nil
-}
-
-// addChild adds c.
-func (n *prefixNode) addChild(c *prefixNode, seed maphash.Seed) {
-	c.hash = maphash.String(seed, c.seg)
-	if n.index == nil && len(n.few) < smallFanout {
-		n.few = append(n.few, c)
-		return
-	}
-	if n.index == nil {
-		n.index = make(map[uint64]*prefixNode, 2*smallFanout)
-		for _, k := range n.few {
-			n.index[k.hash] = k
-		}
-		n.few = nil
-	}
-	n.index[c.hash] = c
-}
+// addChild adds c, its hash set.
+func (n *prefixNode) addChild(c *prefixNode) { n.kids.put(c) }
 
 // removeChild removes c.
-func (n *prefixNode) removeChild(c *prefixNode) {
-	if n.index != nil {
-		delete(n.index, c.hash)
-		return
-	}
-	for i, k := range n.few {
-		if k == c {
-			n.few = append(n.few[:i], n.few[i+1:]...)
-			return
-		}
-	}
-}
+func (n *prefixNode) removeChild(c *prefixNode) { n.kids.remove(c) }
 
 // numChildren returns the number of children.
-func (n *prefixNode) numChildren() int {
-	if n.index != nil {
-		return len(n.index)
-	}
-	return len(n.few)
-}
+func (n *prefixNode) numChildren() int { return n.kids.n }
 
 // eachChild calls fn for every child.
 func (n *prefixNode) eachChild(fn func(c *prefixNode)) {
-	if n.index != nil {
-		for _, c := range n.index {
+	for _, c := range n.kids.nodes {
+		if c != nil {
 			fn(c)
 		}
+	}
+}
+
+// A childTable holds the children of a node by the hash of their
+// segment: open addressing with linear probing, at most half full. Most
+// lookups are of new segments (ids): a miss is a probe or two. The zero
+// value is an empty table.
+type childTable struct {
+	hashes []uint64 // 0: empty
+	nodes  []*prefixNode
+	n      int
+}
+
+// get returns the node named seg, whose hash is h; nil if none.
+func (t *childTable) get(seg []byte, h uint64) *prefixNode {
+	if t.n == 0 {
+		return nil
+	}
+	mask := uint64(len(t.hashes) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.hashes[i] {
+		case h:
+			if c := t.nodes[i]; c.seg == string(seg) {
+				return c
+			}
+		case 0:
+			return nil
+		}
+	}
+}
+
+// put adds c (not in the table), growing the table to keep it at most
+// half full.
+func (t *childTable) put(c *prefixNode) {
+	if 2*(t.n+1) > len(t.hashes) {
+		old := t.nodes
+		size := max(8, 2*len(t.hashes))
+		*t = childTable{hashes: make([]uint64, size), nodes: make([]*prefixNode, size)}
+		for _, k := range old {
+			if k != nil {
+				t.put(k)
+			}
+		}
+	}
+	mask := uint64(len(t.hashes) - 1)
+	i := c.hash & mask
+	for t.hashes[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.hashes[i], t.nodes[i] = c.hash, c
+	t.n++
+}
+
+// remove removes c, moving back the entries after it that it displaced
+// (backward-shift deletion: no tombstones).
+func (t *childTable) remove(c *prefixNode) {
+	if t.n == 0 {
 		return
 	}
-	for _, c := range n.few {
-		fn(c)
+	mask := uint64(len(t.hashes) - 1)
+	i := c.hash & mask
+	for t.nodes[i] != c {
+		if t.hashes[i] == 0 {
+			return
+		}
+		i = (i + 1) & mask
 	}
+	t.n--
+	for j := i; ; {
+		t.hashes[i], t.nodes[i] = 0, nil
+		for {
+			j = (j + 1) & mask
+			if t.hashes[j] == 0 {
+				return
+			}
+			// Move j's entry to the hole at i unless its home slot
+			// lies cyclically in (i, j].
+			home := t.hashes[j] & mask
+			if (j-home)&mask >= (j-i)&mask {
+				break
+			}
+		}
+		t.hashes[i], t.nodes[i] = t.hashes[j], t.nodes[j]
+		i = j
+	}
+}
+
+// Segments are hashed 8 bytes at a time, as they are searched for the
+// separator: every full word of the segment, then the rest (0 to 7 bytes,
+// zero-padded), then the length. Never 0, which marks an empty slot.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+func hashWord(h, w uint64) uint64 {
+	return bits.RotateLeft64((h^w)*0x9e3779b97f4a7c15, 31)
+}
+
+func hashEnd(h uint64, n int) uint64 {
+	h = (h ^ uint64(n)) * 0xff51afd7ed558ccd
+	return (h ^ h>>32) | 1
+}
+
+// segHash returns the hash of the segment seg.
+func (t *prefixTree) segHash(seg []byte) uint64 {
+	h := t.seed
+	i := 0
+	for ; i+8 <= len(seg); i += 8 {
+		h = hashWord(h, binary.LittleEndian.Uint64(seg[i:]))
+	}
+	var tail [8]byte
+	copy(tail[:], seg[i:])
+	return hashEnd(hashWord(h, binary.LittleEndian.Uint64(tail[:])), len(seg))
+}
+
+// cut returns the end of the segment of key that starts at start (the
+// index of the first separator from start on) and the segment's hash, or
+// -1 when no separator follows.
+func (t *prefixTree) cut(key []byte, start int) (int, uint64) {
+	if len(t.sep) == 1 {
+		return cutByte(key, start, t.pat, t.seed)
+	}
+	i := bytes.Index(key[start:], t.sep)
+	if i < 0 {
+		return -1, 0
+	}
+	return start + i, t.segHash(key[start : start+i])
+}
+
+// cutByte is cut for a one-byte separator, pat being that byte in every
+// byte of a word: it searches a word at a time (SWAR) while it hashes the
+// words, and reads the last bytes of the key (fewer than 8) as the end of
+// its last 8.
+func cutByte(key []byte, start int, pat, seed uint64) (int, uint64) {
+	h := seed
+	i := start
+	for ; i+8 <= len(key); i += 8 {
+		w := binary.LittleEndian.Uint64(key[i:])
+		x := w ^ pat
+		// The lowest byte flagged is the first equal to the separator
+		// (borrows only flag bytes above it).
+		if m := (x - swarLo) &^ x & swarHi; m != 0 {
+			j := bits.TrailingZeros64(m) >> 3
+			return i + j, hashEnd(hashWord(h, w&(1<<(8*j)-1)), i+j-start)
+		}
+		h = hashWord(h, w)
+	}
+	n := len(key) - i
+	if n <= 0 {
+		return -1, 0
+	}
+	var w uint64
+	if len(key) >= 8 {
+		w = binary.LittleEndian.Uint64(key[len(key)-8:]) >> (64 - 8*n)
+	} else {
+		for k := len(key) - 1; k >= i; k-- {
+			w = w<<8 | uint64(key[k])
+		}
+	}
+	x := w ^ pat
+	if m := (x - swarLo) &^ x & (swarHi >> (64 - 8*n)); m != 0 {
+		j := bits.TrailingZeros64(m) >> 3
+		return i + j, hashEnd(hashWord(h, w&(1<<(8*j)-1)), i+j-start)
+	}
+	return -1, 0
 }
 
 // add counts a key of n bytes.
@@ -128,53 +250,63 @@ func (t *prefixTree) add(key []byte, n int64) {
 	if len(t.sep) == 0 {
 		return
 	}
-	rest := key
+	start := 0
 	for d := 0; d < t.depth; d++ {
-		var i int
+		var end int
+		var h uint64
 		if len(t.sep) == 1 {
-			i = bytes.IndexByte(rest, t.sep[0])
+			end, h = cutByte(key, start, t.pat, t.seed)
 		} else {
-			i = bytes.Index(rest, t.sep)
+			end, h = t.cut(key, start)
 		}
-		if i < 0 {
+		if end < 0 {
 			return
 		}
-		seg := rest[:i]
-		rest = rest[i+len(t.sep):]
-		c := node.child(seg, t.seed)
-		if c == nil && node.other != nil {
-			if node.misses++; node.misses < admitEvery {
-				c = node.other
-				c.keys++
-				c.bytes += n
-				return
-			}
-			node.misses = 0
-		}
-		if c == nil && node.numChildren() >= t.fanout && !t.evictSmallest(node) {
-			c = t.otherOf(node)
-			c.keys++
-			c.bytes += n
-			return
-		}
+		seg := key[start:end]
+		start = end + len(t.sep)
+		c := node.child(seg, h)
 		if c == nil {
-			if t.nodes >= t.max {
-				t.prune()
-			}
-			if t.nodes >= t.max { // nothing left to fold: count it as other
-				c = t.otherOf(node)
-				c.keys++
-				c.bytes += n
+			if c = t.newChild(node, seg, h, n); c == nil {
 				return
 			}
-			c = &prefixNode{seg: string(seg), parent: node}
-			node.addChild(c, t.seed)
-			t.nodes++
 		}
 		c.keys++
 		c.bytes += n
 		node = c
 	}
+}
+
+// newChild returns the node to count a key in for a segment seg (hash h)
+// that node has no child for: a new child, or nil when the key was
+// counted in node's "(other)" instead.
+func (t *prefixTree) newChild(node *prefixNode, seg []byte, h uint64, n int64) *prefixNode {
+	if node.other != nil {
+		if node.misses++; node.misses < admitEvery {
+			node.other.keys++
+			node.other.bytes += n
+			return nil
+		}
+		node.misses = 0
+	}
+	if node.numChildren() >= t.fanout && !t.evictSmallest(node) {
+		c := t.otherOf(node)
+		c.keys++
+		c.bytes += n
+		return nil
+	}
+	if t.nodes >= t.max {
+		t.prune()
+	}
+	if t.nodes >= t.max { // nothing left to fold: count it as other
+		c := t.otherOf(node)
+		c.keys++
+		c.bytes += n
+		return nil
+	}
+	c := &prefixNode{seg: string(seg), parent: node, hash: h}
+	node.addChild(c)
+	t.nodes++
+	return c
 }
 
 // otherOf returns the "(other)" node of n, made if needed.

@@ -1,6 +1,10 @@
 package exporter
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // raxNodes returns the number of nodes of a Redis radix tree (rax) holding
 // keys, which must be sorted and distinct and all of the same length (the
@@ -53,9 +57,17 @@ func raxCount(keys [][]byte, d int) int64 {
 	}
 }
 
+// commonPrefix returns the length of the common prefix of a and b,
+// comparing 8 bytes at a time.
 func commonPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
-	for i := range n {
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.BigEndian.Uint64(a[i:]) ^ binary.BigEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.LeadingZeros64(x)>>3
+		}
+	}
+	for ; i < n; i++ {
 		if a[i] != b[i] {
 			return i
 		}

@@ -34,6 +34,7 @@ type MemoryReport struct {
 	total     MemoryGroup
 	types     [rdb.TypeModule + 1]MemoryGroup
 	encodings []*MemoryGroup    // few: a scan beats hashing
+	known     [10]*MemoryGroup  // the groups of encodings, by knownEncoding
 	dbs       []*MemoryDB       // by number, nil for none
 	dbMap     map[int]*MemoryDB // databases numbered beyond maxDBIndex
 	expiry    [len(expiryBuckets)]MemoryGroup
@@ -108,6 +109,10 @@ func (r *MemoryReport) Add(e *rdb.Entry, km KeyMemory) {
 }
 
 func (r *MemoryReport) encoding(name string) *MemoryGroup {
+	k := knownEncoding(name)
+	if k >= 0 && r.known[k] != nil {
+		return r.known[k]
+	}
 	for _, g := range r.encodings {
 		if g.Name == name {
 			return g
@@ -115,13 +120,54 @@ func (r *MemoryReport) encoding(name string) *MemoryGroup {
 	}
 	g := &MemoryGroup{Name: name}
 	r.encodings = append(r.encodings, g)
+	if k >= 0 {
+		r.known[k] = g
+	}
 	return g
+}
+
+// knownEncoding returns the index in MemoryReport.known of the group of
+// an encoding the estimator reports, -1 for another name.
+func knownEncoding(name string) int {
+	switch name {
+	case "int":
+		return 0
+	case "embstr":
+		return 1
+	case "raw":
+		return 2
+	case "listpack":
+		return 3
+	case "quicklist":
+		return 4
+	case "intset":
+		return 5
+	case "hashtable":
+		return 6
+	case "skiplist":
+		return 7
+	case "stream":
+		return 8
+	case "module":
+		return 9
+	}
+	return -1
 }
 
 // maxDBIndex bounds the slice of databases; Redis has 16 by default.
 const maxDBIndex = 1024
 
 func (r *MemoryReport) db(n int) *MemoryDB {
+	if uint(n) < uint(len(r.dbs)) {
+		if d := r.dbs[n]; d != nil {
+			return d
+		}
+	}
+	return r.newDB(n)
+}
+
+// newDB is db for a database not met yet, or numbered beyond maxDBIndex.
+func (r *MemoryReport) newDB(n int) *MemoryDB {
 	if n >= 0 && n < maxDBIndex {
 		if n >= len(r.dbs) {
 			r.dbs = append(r.dbs, make([]*MemoryDB, n+1-len(r.dbs))...)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +298,77 @@ func estimateAll(t *testing.T, data []byte, maxPayload int) map[string]KeyMemory
 	}
 }
 
+func TestChildTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var tab childTable
+	want := map[string]*prefixNode{}
+	var live []*prefixNode
+	// Few distinct hashes, two segments for some: full clusters,
+	// wrapping around the end of the table, and equal hashes.
+	hash := func(seg string) uint64 {
+		v, _ := strconv.Atoi(seg)
+		return uint64(v/2)<<1 | 1
+	}
+	for i := range 20000 {
+		if len(live) > 0 && (rng.IntN(3) == 0 || len(live) > 300 && i%2000 < 1000) {
+			j := rng.IntN(len(live))
+			c := live[j]
+			live[j] = live[len(live)-1]
+			live = live[:len(live)-1]
+			delete(want, c.seg)
+			tab.remove(c)
+		} else {
+			seg := strconv.Itoa(rng.IntN(8192))
+			if want[seg] != nil {
+				continue
+			}
+			c := &prefixNode{seg: seg, hash: hash(seg)}
+			want[seg] = c
+			live = append(live, c)
+			tab.put(c)
+		}
+		if tab.n != len(want) {
+			t.Fatalf("step %d: n = %d, want %d", i, tab.n, len(want))
+		}
+		if i%97 == 0 {
+			for v := range 8192 {
+				seg := strconv.Itoa(v)
+				if got := tab.get([]byte(seg), hash(seg)); got != want[seg] {
+					t.Fatalf("step %d: get(%s) = %p, want %p", i, seg, got, want[seg])
+				}
+			}
+		}
+	}
+}
+
+// TestPrefixCut checks that cut finds the separator and hashes the
+// segment as segHash does, whatever the lengths and alignments.
+func TestPrefixCut(t *testing.T) {
+	for _, sep := range []string{":", "::", "\x00"} {
+		tr := newPrefixTree([]byte(sep), 3, 100, 8)
+		for pre := range 10 {
+			for n := range 20 {
+				for tail := range 12 {
+					seg := strings.Repeat("ab", n)[:n]
+					key := strings.Repeat("y", pre) + sep + seg + sep + strings.Repeat("x", tail)
+					start := pre + len(sep)
+					end, h := tr.cut([]byte(key), start)
+					if end != start+n || h != tr.segHash([]byte(seg)) || h == 0 {
+						t.Fatalf("sep %q: cut(%q, %d) = %d, %x; want %d, %x", sep, key, start, end, h, start+n, tr.segHash([]byte(seg)))
+					}
+					key = key[:start] + seg + strings.Repeat("x", tail)
+					if end, _ := tr.cut([]byte(key), start); end != -1 {
+						t.Fatalf("sep %q: cut(%q, %d) = %d, want -1", sep, key, start, end)
+					}
+				}
+			}
+		}
+		if tr.segHash([]byte("a")) == tr.segHash([]byte("a\x00")) {
+			t.Errorf("segHash ignores the length")
+		}
+	}
+}
+
 func TestPrefixTreeBounded(t *testing.T) {
 	tr := newPrefixTree([]byte(":"), 3, 50, 8)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -567,4 +639,46 @@ func TestServerOfAux(t *testing.T) {
 			t.Errorf("serverOfAux(%s, %s) = %v, %v", tt.name, tt.value, got, ok)
 		}
 	}
+}
+
+// FuzzEstimate estimates payloads of every encoding, seeded with the keys
+// of the shared fixtures: an error is fine, a panic is not (the layout
+// parsers index the payload by lengths it holds).
+func FuzzEstimate(f *testing.F) {
+	var files []string
+	filepath.WalkDir("../../shared/testdata", func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".rdb") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		r := rdb.NewReader(bytes.NewReader(data))
+		for {
+			e, err := r.Next()
+			if err != nil {
+				break
+			}
+			if e.Kind == rdb.KindKey && e.Payload != nil && len(e.Payload) < 4096 {
+				f.Add(bytes.Clone(e.Payload))
+			}
+		}
+	}
+	ests := []*MemoryEstimator{NewMemoryEstimator(MemoryOptions{}),
+		NewMemoryEstimator(MemoryOptions{Server: Redis72, Quantum: 16, Loaded: true})}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if len(payload) == 0 {
+			return
+		}
+		enc := rdb.Encoding(payload[0])
+		e := rdb.Entry{Kind: rdb.KindKey, Key: []byte("k"), Type: enc.Type(), Encoding: enc,
+			Idle: -1, Freq: -1, Payload: payload}
+		for _, m := range ests {
+			_, _ = m.Estimate(&e)
+		}
+	})
 }

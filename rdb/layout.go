@@ -110,53 +110,114 @@ func layoutErr(c *cursor, err error) error {
 // strLayout reads the header of an RDB string into s and passes over its
 // body.
 func (c *cursor) strLayout(s *StringLayout) error {
-	start := c.pos
-	if start < c.end { // a short plain string
-		if b := c.buf[start]; b < 0x40 && int(b) < c.end-start {
-			c.pos += 1 + int(b)
-			*s = StringLayout{Len: int64(b), span: c.buf[start:c.pos:c.pos], hdr: 1}
-			return nil
-		}
-	}
-	*s = StringLayout{}
-	n, enc, err := c.length()
+	n, err := parseStr(c.buf[c.pos:c.end], s)
+	c.pos += n
+	return err
+}
+
+// parseStr reads the header of the RDB string at the start of p (the rest
+// of a payload in memory) into s and returns the string's serialized size;
+// on error, the bytes read before the field that failed. It is strLayout
+// without a cursor: the estimator calls it for every element of a value.
+// See redis/src/rdb.c rdbGenericLoadStringObject.
+func parseStr(p []byte, s *StringLayout) (int, error) {
+	n, hdr, enc, err := parseLen(p)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if !enc {
-		if n > uint64(c.end-c.pos) {
-			return io.ErrUnexpectedEOF
+	if enc {
+		return parseEncodedStr(p, n, s)
+	}
+	if n > uint64(len(p)-hdr) {
+		return hdr, io.ErrUnexpectedEOF
+	}
+	end := hdr + int(n)
+	s.Len, s.Int, s.span, s.hdr, s.kind = int64(n), 0, p[:end:end], hdr, strPlain
+	return end, nil
+}
+
+// parseEncodedStr reads a string of the special encoding enc (11xxxxxx):
+// an integer or LZF.
+func parseEncodedStr(p []byte, enc uint64, s *StringLayout) (int, error) {
+	*s = StringLayout{}
+	switch enc {
+	case encInt8, encInt16, encInt32:
+		w := 1 << enc
+		if len(p) < 1+w {
+			return 1, io.ErrUnexpectedEOF
 		}
-		s.Len, s.hdr = int64(n), c.pos-start
-		c.pos += int(n)
-	} else {
-		switch n {
-		case encInt8, encInt16, encInt32:
-			v, err := c.encodedInt(n)
-			if err != nil {
-				return err
-			}
-			s.kind, s.Int, s.Len = strInt, v, decimalLen(v)
-		case encLZF:
-			clen, err := c.plainLen()
-			if err != nil {
-				return err
-			}
-			ulen, err := c.plainLen()
-			if err != nil {
-				return err
-			}
-			if clen > uint64(c.end-c.pos) || ulen > 1<<62 {
-				return corrupt("lzf lengths %d/%d", clen, ulen)
-			}
-			s.kind, s.Len, s.hdr = strLZF, int64(ulen), c.pos-start
-			c.pos += int(clen)
+		var v int64
+		switch enc {
+		case encInt8:
+			v = int64(int8(p[1]))
+		case encInt16:
+			v = int64(int16(binary.LittleEndian.Uint16(p[1:])))
 		default:
-			return corrupt("unknown string encoding %d", n)
+			v = int64(int32(binary.LittleEndian.Uint32(p[1:])))
 		}
+		s.kind, s.Int, s.Len, s.span = strInt, v, decimalLen(v), p[:1+w:1+w]
+		return 1 + w, nil
+	case encLZF:
+		clen, w1, err := parsePlainLen(p[1:])
+		if err != nil {
+			return 1, err
+		}
+		ulen, w2, err := parsePlainLen(p[1+w1:])
+		hdr := 1 + w1 + w2
+		if err != nil {
+			return 1 + w1, err
+		}
+		if clen > uint64(len(p)-hdr) || ulen > 1<<62 {
+			return hdr, corrupt("lzf lengths %d/%d", clen, ulen)
+		}
+		end := hdr + int(clen)
+		s.kind, s.Len, s.hdr, s.span = strLZF, int64(ulen), hdr, p[:end:end]
+		return end, nil
 	}
-	s.span = c.buf[start:c.pos:c.pos]
-	return nil
+	return 1, corrupt("unknown string encoding %d", enc)
+}
+
+// parseLen reads the RDB length at the start of p, as cursor.length does,
+// and returns it with its size in bytes.
+func parseLen(p []byte) (n uint64, size int, encoded bool, err error) {
+	if len(p) == 0 {
+		return 0, 0, false, io.ErrUnexpectedEOF
+	}
+	b := p[0]
+	switch b >> 6 {
+	case 0:
+		return uint64(b), 1, false, nil
+	case 1:
+		if len(p) < 2 {
+			return 0, 0, false, io.ErrUnexpectedEOF
+		}
+		return uint64(b&0x3f)<<8 | uint64(p[1]), 2, false, nil
+	case 3:
+		return uint64(b & 0x3f), 1, true, nil
+	}
+	switch b {
+	case 0x80:
+		if len(p) < 5 {
+			return 0, 0, false, io.ErrUnexpectedEOF
+		}
+		return uint64(binary.BigEndian.Uint32(p[1:])), 5, false, nil
+	case 0x81:
+		if len(p) < 9 {
+			return 0, 0, false, io.ErrUnexpectedEOF
+		}
+		return binary.BigEndian.Uint64(p[1:]), 9, false, nil
+	}
+	return 0, 0, false, corrupt("unknown length encoding 0x%02x", b)
+}
+
+// parsePlainLen is parseLen for a length that may not be a string
+// encoding.
+func parsePlainLen(p []byte) (uint64, int, error) {
+	n, size, enc, err := parseLen(p)
+	if err == nil && enc {
+		err = corrupt("string encoding %d where a length was expected", n)
+	}
+	return n, size, err
 }
 
 // PayloadBlob returns the layout of the one string of a payload (type byte
@@ -164,20 +225,35 @@ func (c *cursor) strLayout(s *StringLayout) error {
 // single-blob encoding (intset, ziplist, listpack or zipmap). What follows
 // the string is not checked.
 func PayloadBlob(payload []byte, enc Encoding) (StringLayout, error) {
-	c := layoutCursor(payload)
+	var s StringLayout
+	err := s.ParseBlob(payload, enc)
+	return s, err
+}
+
+// ParseBlob sets s to the layout PayloadBlob returns, and returns its
+// error. It spares copying the layout, for a caller that sizes many
+// payloads.
+func (s *StringLayout) ParseBlob(payload []byte, enc Encoding) error {
+	off := 1
 	switch enc {
 	case EncString, EncHashZipmap, EncListZiplist, EncSetIntset, EncZSetZiplist, EncHashZiplist,
 		EncZSetListpack, EncHashListpack, EncSetListpack, EncHashListpackExPreGA:
 	case EncHashListpackEx: // minimum field expiry first
-		if err := c.skip(8); err != nil {
-			return StringLayout{}, layoutErr(&c, err)
-		}
+		off += 8
 	default:
-		return StringLayout{}, &detailError{"layout of encoding " + enc.String() + " as one string", ErrUnknown}
+		return &detailError{"layout of encoding " + enc.String() + " as one string", ErrUnknown}
 	}
-	var s StringLayout
-	err := c.strLayout(&s)
-	return s, layoutErr(&c, err)
+	if off <= len(payload) {
+		if _, err := parseStr(payload[off:], s); err == nil {
+			return nil
+		}
+	}
+	// The error, with its offset.
+	c := layoutCursor(payload)
+	if err := c.skip(uint64(off - 1)); err != nil {
+		return layoutErr(&c, err)
+	}
+	return layoutErr(&c, c.strLayout(s))
 }
 
 // Quicklist node containers as WalkQuicklist reports them.
@@ -262,34 +338,85 @@ func (l *ElemLayout) Len() int64 { return l.count }
 // Next advances to the next element and reports whether there is one; at
 // the end it checks that the payload ends there.
 func (l *ElemLayout) Next() bool {
-	if l.err != nil {
-		return false
-	}
-	if l.n == 0 {
-		if l.c.pos != l.c.end {
-			l.err = layoutErr(&l.c, corrupt("%d bytes after the value", l.c.end-l.c.pos))
+	c := &l.c
+	if l.n == 0 || l.err != nil {
+		if l.err == nil && c.pos != c.end {
+			l.err = layoutErr(c, corrupt("%d bytes after the value", c.end-c.pos))
 		}
 		return false
 	}
 	l.n--
-	err := l.c.strLayout(&l.Member)
+	p := c.buf[c.pos:c.end]
+	// The usual element of a set or sorted set, inline: a short plain
+	// member (and a binary score).
+	if len(p) > 0 && l.enc != EncHash {
+		if b := int(p[0]); b < 0x40 && b < len(p) {
+			m := &l.Member
+			m.Len, m.Int, m.span, m.hdr, m.kind = int64(b), 0, p[:b+1:b+1], 1, strPlain
+			switch {
+			case l.enc == EncZSet2 && len(p)-(b+1) >= 8:
+				l.Score = math.Float64frombits(binary.LittleEndian.Uint64(p[b+1:]))
+				c.pos += b + 9
+				return true
+			case l.enc == EncSet || l.enc == EncList:
+				c.pos += b + 1
+				return true
+			}
+		} else if b >= 0xc0 && b <= 0xc2 && (l.enc == EncSet || l.enc == EncList) {
+			// An integer member (rdbTryIntegerEncoding), as
+			// parseEncodedStr reads it.
+			if w := 1 << (b & 3); len(p) > w {
+				var v int64
+				switch w {
+				case 1:
+					v = int64(int8(p[1]))
+				case 2:
+					v = int64(int16(binary.LittleEndian.Uint16(p[1:])))
+				default:
+					v = int64(int32(binary.LittleEndian.Uint32(p[1:])))
+				}
+				m := &l.Member
+				m.Len, m.Int, m.span, m.hdr, m.kind = decimalLen(v), v, p[:1+w:1+w], 0, strInt
+				c.pos += 1 + w
+				return true
+			}
+		}
+	}
+	k, err := strAt(p, &l.Member)
+	c.pos += k
 	if err == nil {
 		switch l.enc {
 		case EncHash:
-			err = l.c.strLayout(&l.Value)
+			k, err = strAt(c.buf[c.pos:c.end], &l.Value)
+			c.pos += k
 		case EncZSet2:
-			var u uint64
-			u, err = l.c.uint64LE()
-			l.Score = math.Float64frombits(u)
+			if c.end-c.pos < 8 {
+				err = io.ErrUnexpectedEOF
+				break
+			}
+			l.Score = math.Float64frombits(binary.LittleEndian.Uint64(c.buf[c.pos:]))
+			c.pos += 8
 		case EncZSet:
-			l.Score, err = l.c.strDouble()
+			l.Score, err = c.strDouble()
 		}
 	}
 	if err != nil {
-		l.err = layoutErr(&l.c, err)
+		l.err = layoutErr(c, err)
 		return false
 	}
 	return true
+}
+
+// strAt is parseStr with a short plain string (the usual element) read
+// inline.
+func strAt(p []byte, s *StringLayout) (int, error) {
+	if len(p) > 0 {
+		if b := int(p[0]); b < 0x40 && b < len(p) {
+			s.Len, s.Int, s.span, s.hdr, s.kind = int64(b), 0, p[:b+1:b+1], 1, strPlain
+			return b + 1, nil
+		}
+	}
+	return parseStr(p, s)
 }
 
 // Err returns the first error met, nil at a clean end.
