@@ -190,11 +190,16 @@ func keepOrder(all, again []*unit) []*unit {
 // first error of a command sent to several masters, with the master
 // named.
 func (a *Applier) merge(units []*unit) {
-	seen := make(map[*Command]bool, len(units))
+	var seen map[*Command]bool // on a cluster, a keyless command is in a unit per master
+	if a.l.slots != nil {
+		seen = make(map[*Command]bool, len(units))
+	}
 	for _, u := range units {
 		for i, c := range u.cmds {
-			if !seen[c] {
-				seen[c] = true
+			if seen == nil || !seen[c] {
+				if seen != nil {
+					seen[c] = true
+				}
 				c.Reply = u.vals[i]
 			}
 			err := u.errs[i]

@@ -53,7 +53,8 @@ func (s *CommandSpec) HasCategory(c string) bool {
 	return false
 }
 
-// commandSpecs caches COMMAND INFO replies by lower-case command name.
+// commandSpecs caches COMMAND INFO replies by lower-case command name,
+// and by the other spellings met (up to maxSpecNames).
 type commandSpecs struct {
 	mu    sync.Mutex
 	specs map[string]*CommandSpec
@@ -69,10 +70,19 @@ func (a *Applier) Spec(ctx context.Context, args [][]byte) (*CommandSpec, error)
 	if len(args) == 0 {
 		return nil, fmt.Errorf("loader: empty command")
 	}
-	name := strings.ToLower(string(args[0]))
 	a.cmds.mu.Lock()
-	s, ok := a.cmds.specs[name]
+	s, ok := a.cmds.specs[string(args[0])] // as sent, most often: no allocation
 	a.cmds.mu.Unlock()
+	var name string
+	if !ok {
+		name = strings.ToLower(string(args[0]))
+		a.cmds.mu.Lock()
+		s, ok = a.cmds.specs[name]
+		if ok && len(a.cmds.specs) < maxSpecNames {
+			a.cmds.specs[string(args[0])] = s // remember this spelling too
+		}
+		a.cmds.mu.Unlock()
+	}
 	if !ok {
 		var err error
 		if s, err = a.commandInfo(ctx, name); err != nil {
@@ -92,6 +102,10 @@ func (a *Applier) Spec(ctx context.Context, args [][]byte) (*CommandSpec, error)
 	}
 	return s, nil
 }
+
+// maxSpecNames bounds the spellings of command names ("SET", "set",
+// "Set", ...) the cache of Spec keeps.
+const maxSpecNames = 4096
 
 // commandInfo asks COMMAND INFO name of the destination (any master of a
 // cluster: they run the same server).

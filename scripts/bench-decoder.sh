@@ -27,5 +27,7 @@ END {
 	if (h > 0) {
 		printf "full decode, hdt3213/rdb over ours, verify off: %.2fx\n", h / med["BenchmarkDecode/verify=off"]
 		printf "full decode, hdt3213/rdb over ours, verify on:  %.2fx\n", h / med["BenchmarkDecode/verify=on"]
+		if (med["BenchmarkDecodeElems"] > 0)
+			printf "full decode with every element formatted, hdt3213/rdb over ours: %.2fx\n", h / med["BenchmarkDecodeElems"]
 	}
 }' "$out"

@@ -12,6 +12,7 @@
 # link, rdbkit and the destination's replies.
 #
 #   scripts/bench-sync-lag.sh [REQUESTS]   (REQUESTS per test, default 1000000)
+#   SYNC_ARGS=--no-position-mark scripts/bench-sync-lag.sh   (extra flags of sync)
 #
 # The source starts with the 1M-key benchmark data (make bench-data) so
 # that the load runs against a realistic keyspace; the load starts once
@@ -46,7 +47,7 @@ dst=$(freeport); start dst "$dst"
 mport=$(freeport)
 
 "$work/rdbkit" sync --from "redis://127.0.0.1:$src" --to "redis://127.0.0.1:$dst" \
-	--metrics-addr "127.0.0.1:$mport" >"$work/sync.out" 2>"$work/sync.err" &
+	--metrics-addr "127.0.0.1:$mport" ${SYNC_ARGS:-} >"$work/sync.out" 2>"$work/sync.err" &
 syncpid=$!
 pids+=($syncpid)
 metric() { curl -s "http://127.0.0.1:$mport/metrics" 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'; }

@@ -306,12 +306,15 @@ func (run *syncRun) settleKeys(ctx context.Context, due []*keptKey, expire bool)
 	run.lmu.Lock()
 	ap := run.ap
 	run.lmu.Unlock()
-	exact := true
-	if spec, err := ap.Spec(ctx, [][]byte{[]byte("PEXPIRETIME")}); err != nil {
+	var spec *loader.CommandSpec
+	err := run.untilReachable(ctx, func() (err error) {
+		spec, err = ap.Spec(ctx, [][]byte{[]byte("PEXPIRETIME")})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sync: %w", err)
-	} else if !spec.Known {
-		exact = false // before Redis 7.0: PTTL, within a second
 	}
+	exact := spec.Known // before Redis 7.0: PTTL, within a second
 	ask := make([]*loader.Op, len(due))
 	for i, kk := range due {
 		name := "PEXPIRETIME"
@@ -321,7 +324,9 @@ func (run *syncRun) settleKeys(ctx context.Context, due []*keptKey, expire bool)
 		ask[i] = &loader.Op{Cmds: []*loader.Command{{DB: kk.DB, Args: [][]byte{[]byte(name), kk.Key}, Keys: [][]byte{kk.Key}}}}
 	}
 	asked := time.Now().UnixMilli()
-	if err := ap.Apply(ctx, ask); err != nil {
+	// Reads, and below absolute expiries: sent again after a lost
+	// connection, they do no harm.
+	if err := run.untilReachable(ctx, func() error { return ap.Apply(ctx, ask) }); err != nil {
 		return fmt.Errorf("sync: keep-alive: %w", err)
 	}
 	var set []*loader.Op
@@ -351,7 +356,7 @@ func (run *syncRun) settleKeys(ctx context.Context, due []*keptKey, expire bool)
 	if len(set) == 0 {
 		return nil
 	}
-	if err := ap.Apply(ctx, set); err != nil {
+	if err := run.untilReachable(ctx, func() error { return ap.Apply(ctx, set) }); err != nil {
 		return fmt.Errorf("sync: keep-alive: %w", err)
 	}
 	for i, kk := range setKeys {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rdbkit/rdbkit/loader"
+	"github.com/redis/go-redis/v9"
 )
 
 // On a standalone destination, sync applies each batch of the stream as
@@ -110,19 +114,30 @@ func (run *syncRun) lostErr(got string) error {
 }
 
 // waitMark reads the mark, waiting (up to --reconnect-for) for a
-// destination that cannot be reached or is loading its data.
-func (run *syncRun) waitMark(ctx context.Context, ap *loader.Applier) (string, error) {
+// destination that cannot be reached.
+func (run *syncRun) waitMark(ctx context.Context, ap *loader.Applier) (v string, err error) {
+	err = run.untilReachable(ctx, func() (err error) {
+		v, err = ap.ReadMark(ctx, run.mark.key)
+		return err
+	})
+	return v, err
+}
+
+// untilReachable calls f again while it fails for want of a connection
+// to the destination, for up to --reconnect-for. f must be safe to call
+// again after a lost connection.
+func (run *syncRun) untilReachable(ctx context.Context, f func() error) error {
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
-		v, err := ap.ReadMark(ctx, run.mark.key)
-		if err == nil {
-			return v, nil
+		err := f()
+		if err == nil || !isConnErr(err) || ctx.Err() != nil {
+			return err
 		}
 		if time.Since(start) > run.opts.reconnectFor {
-			return "", fmt.Errorf("sync: the destination %s has been unreachable for %v: %w", run.dest, run.opts.reconnectFor, err)
+			return fmt.Errorf("sync: the destination %s has been unreachable for %v: %w", run.dest, run.opts.reconnectFor, err)
 		}
 		if !sleepCtx(ctx, min(100*time.Millisecond<<min(attempt, 5), 2*time.Second)) {
-			return "", ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
@@ -175,4 +190,14 @@ func (run *syncRun) dropMark() {
 	if err := ap.DeleteMark(ctx, run.mark.key); err != nil {
 		run.logf("deleting the position mark %s: %v", run.mark.key.Key, err)
 	}
+}
+
+// isConnErr reports whether err is a lost or refused connection, or a
+// destination still loading its data after a restart.
+func isConnErr(err error) bool {
+	var ne net.Error
+	var re redis.Error
+	return errors.Is(err, loader.ErrInDoubt) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &re) && strings.HasPrefix(re.Error(), "LOADING")
 }

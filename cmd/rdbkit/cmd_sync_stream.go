@@ -344,7 +344,11 @@ func (run *syncRun) prepare(ctx context.Context, it *streamItem, b *batchState) 
 	run.lmu.Lock()
 	ap, cluster := run.ap, run.l.IsCluster()
 	run.lmu.Unlock()
-	spec, err := ap.Spec(ctx, it.args)
+	var spec *loader.CommandSpec
+	err := run.untilReachable(ctx, func() (err error) {
+		spec, err = ap.Spec(ctx, it.args)
+		return err
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sync: %w", err)
 	}
@@ -367,7 +371,11 @@ func (run *syncRun) prepare(ctx context.Context, it *streamItem, b *batchState) 
 		cmd.Err = &syncCmdError{"KEYS", "not sent: its keys are unknown (the destination refused " + spec.Refused.Error() + ")"}
 		return cmd, verdictFailed, nil
 	}
-	keys, _, err := ap.Keys(ctx, it.args)
+	var keys [][]byte
+	err = run.untilReachable(ctx, func() (err error) {
+		keys, _, err = ap.Keys(ctx, it.args)
+		return err
+	})
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "COMMAND GETKEYS") {
 			cmd.Err = &syncCmdError{"KEYS", "not sent: the destination cannot find its keys: " + err.Error()}
