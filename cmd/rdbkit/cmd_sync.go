@@ -33,7 +33,7 @@ type syncOptions struct {
 
 	// For tests: the progress period (0: 250 ms on a terminal, 5 s
 	// otherwise), how long the destination must stay caught up before
-	// --until-synced ends (0: 1 s), a hook called once the snapshot is
+	// --until-synced ends (0: defaultSettle), a hook called once the snapshot is
 	// loaded and before the stream is applied, and the replication
 	// options.
 	progressEvery time.Duration
@@ -47,7 +47,7 @@ type syncOptions struct {
 const (
 	defaultTTLMargin    = time.Minute
 	defaultReconnectFor = 5 * time.Minute
-	defaultSettle       = time.Second
+	defaultSettle       = 300 * time.Millisecond
 )
 
 func syncCommand() *cli.Command {
