@@ -47,7 +47,7 @@ type syncOptions struct {
 const (
 	defaultTTLMargin    = time.Minute
 	defaultReconnectFor = 5 * time.Minute
-	defaultSettle       = 300 * time.Millisecond
+	defaultSettle       = time.Second
 )
 
 func syncCommand() *cli.Command {
