@@ -19,9 +19,11 @@ lint:
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-# FUZZTIME=30s make fuzz
+# FUZZTIME=30s make fuzz (each target for FUZZTIME)
 fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzReader -fuzztime=$${FUZZTIME:-10m} ./rdb
+	$(GO) test -run '^$$' -fuzz=FuzzModes -fuzztime=$${FUZZTIME:-10m} ./rdb
+	$(GO) test -run '^$$' -fuzz=FuzzEstimate -fuzztime=$${FUZZTIME:-10m} ./exporter
 
 bench-data:
 	$(GO) run ./internal/cmd/genbench
