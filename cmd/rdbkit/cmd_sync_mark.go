@@ -91,12 +91,15 @@ func (run *syncRun) applyMarked(ctx context.Context, ops []*loader.Op, value str
 		}
 		switch {
 		case got == value:
-			run.logf("the destination is back and applied the batch: continuing after offset %s", strings.Fields(value)[1])
+			n := 0
 			for _, op := range ops {
 				for _, c := range op.Cmds {
 					c.Err, c.Reply = nil, nil // it ran; its replies are lost
+					n++
 				}
 			}
+			run.logf("the destination is back and applied the batch: continuing after offset %s", strings.Fields(value)[1])
+			run.note("a batch of %d commands ran on the destination but its replies were lost with the connection: an error reply among them, if any, could not be reported", n)
 			run.mark.last = value
 			return nil
 		case got == run.mark.last:
