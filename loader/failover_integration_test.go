@@ -4,19 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	shared "github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/internal/redistest"
 	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/rdbkit/rdbkit/internal/verify"
-	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -63,26 +61,8 @@ func failoverRDB(t *testing.T) (path string, src *redistest.Server, keys []strin
 // keysOf returns the keys of the RDB file at path in file order, the order
 // loadWith gives them to the loader.
 func keysOf(t *testing.T, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
-	var keys []string
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			return keys
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Kind == rdb.KindKey {
-			keys = append(keys, string(e.Key))
-		}
-	}
+	keys, _ := shared.Keys(t, path)
+	return keys
 }
 
 // overlap returns a loadWith hook that makes a failover happen while keys

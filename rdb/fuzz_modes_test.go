@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"testing"
 )
@@ -49,15 +48,7 @@ func decodeDigest(data []byte, small bool) (string, error) {
 // value over 256 bytes streamed in 16-byte chunks: when both read the
 // whole input, they must have given the same keys and elements.
 func FuzzModes(f *testing.F) {
-	for _, path := range fixtureFiles(f) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if len(data) <= 64<<10 {
-			f.Add(data)
-		}
-	}
+	addFixtureSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		whole, err1 := decodeDigest(data, false)
 		streamed, err2 := decodeDigest(data, true)

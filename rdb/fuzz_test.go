@@ -29,6 +29,19 @@ func fixtureFiles(t testing.TB) []string {
 	return files
 }
 
+// addFixtureSeeds seeds a fuzz target with every fixture file up to 64 KiB.
+func addFixtureSeeds(f *testing.F) {
+	for _, path := range fixtureFiles(f) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(data) <= 64<<10 {
+			f.Add(data)
+		}
+	}
+}
+
 // decodeFully reads every record and every value of data, through Value
 // and through a DUMP payload round trip, and returns the first error.
 func decodeFully(data []byte, small bool) error {
@@ -72,15 +85,7 @@ func decodeFully(data []byte, small bool) error {
 // FuzzReader decodes arbitrary input: it must never panic or hang, and
 // every error must be an *Error. Seeded with every fixture.
 func FuzzReader(f *testing.F) {
-	for _, path := range fixtureFiles(f) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if len(data) <= 64<<10 {
-			f.Add(data)
-		}
-	}
+	addFixtureSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, small := range []bool{false, true} {
 			err := decodeFully(data, small)

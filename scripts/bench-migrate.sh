@@ -12,21 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 file="$(go run ./internal/cmd/genbench 2>/dev/null)"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-CGO_ENABLED=0 go build -o "$work/rdbkit" ./cmd/rdbkit
-rk="$work/rdbkit"
+. scripts/lib.sh
 
 port=0
 start() { # name [file]: starts a server in $work/name; its port is left in $port
 	local dir="$work/$1"
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	port=$(freeport)
 	mkdir -p "$dir"
 	if [ -n "${2:-}" ]; then cp "$2" "$dir/dump.rdb"; fi
 	redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \

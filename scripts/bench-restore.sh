@@ -8,17 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 file="$(go run ./internal/cmd/genbench)"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-CGO_ENABLED=0 go build -o "$work/rdbkit" ./cmd/rdbkit
+. scripts/lib.sh
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() { # dir port [dbfilename]
 	redis-server --bind 127.0.0.1 --port "$2" --dir "$1" --dbfilename "${3:-dump.rdb}" \
 		--save '' --appendonly no --logfile "$1/log" --daemonize no &
@@ -29,20 +20,20 @@ now() { date +%s.%N; }
 
 # the server's own load time
 mkdir -p "$work/load" && cp "$file" "$work/load/dump.rdb"
-p=$(port); start "$work/load" "$p"
+p=$(freeport); start "$work/load" "$p"
 load=$(grep -o 'DB loaded from disk: [0-9.]* seconds' "$work/load/log" | grep -o '[0-9.]*' | head -1)
 keys=$(for db in 0 1 2; do redis-cli -p "$p" -n $db dbsize; done | paste -sd+ | bc)
 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
 
 # redis-cli --pipe with ready-made RESTORE commands
 "$work/rdbkit" export "$file" --format resp --restore -o "$work/restore.resp"
-mkdir -p "$work/pipe"; p=$(port); start "$work/pipe" "$p"
+mkdir -p "$work/pipe"; p=$(freeport); start "$work/pipe" "$p"
 t0=$(now); redis-cli -p "$p" --pipe < "$work/restore.resp" >/dev/null; t1=$(now)
 pipe=$(echo "$t1 - $t0" | bc)
 redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
 
 # rdbkit restore
-mkdir -p "$work/rdbkit-dst"; p=$(port); start "$work/rdbkit-dst" "$p"
+mkdir -p "$work/rdbkit-dst"; p=$(freeport); start "$work/rdbkit-dst" "$p"
 t0=$(now)
 /usr/bin/time -f '%M' -o "$work/rss" "$work/rdbkit" restore "$file" --to "redis://127.0.0.1:$p" >/dev/null
 t1=$(now)

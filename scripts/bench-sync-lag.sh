@@ -21,17 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 requests="${1:-1000000}"
 file="$(go run ./internal/cmd/genbench 2>/dev/null)"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-CGO_ENABLED=0 go build -o "$work/rdbkit" ./cmd/rdbkit
+. scripts/lib.sh
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() { # name port [file]
 	local dir="$work/$1"
 	mkdir -p "$dir"

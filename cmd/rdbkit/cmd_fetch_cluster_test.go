@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/internal/redistest"
 	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/rdbkit/rdbkit/rdb"
@@ -149,26 +149,8 @@ func readManifest(t *testing.T, dir string) fetchManifest {
 // fileKeys returns the keys of an RDB file, checking its checksum.
 func fileKeys(t *testing.T, file string) []string {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
-	var keys []string
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if e.Kind == rdb.KindKey {
-			keys = append(keys, string(e.Key))
-		}
-	}
-	if _, _, st := r.Checksum(); st != rdb.ChecksumOK {
+	keys, st := fixtures.Keys(t, file)
+	if st != rdb.ChecksumOK {
 		t.Fatalf("%s: checksum %v", file, st)
 	}
 	return keys
