@@ -422,17 +422,13 @@ func (a *Applier) execNode(ctx context.Context, addr string, units []*unit) (aga
 				netErr = err
 			}
 		case hasCode(err, "MOVED", "ASK"):
-			kind, slot, to, ok := redirect(msg)
+			to, asking, ok := l.follow(msg)
 			if !ok {
 				continue
 			}
-			u.addr, u.asking = to, kind == "ASK"
-			if kind == "MOVED" && l.slots != nil {
-				l.slots.set(slot, to)
-			}
-			l.redirects.Add(1)
+			u.addr, u.asking = to, asking
 			again = append(again, u)
-		case hasCode(err, "TRYAGAIN", "LOADING", "CLUSTERDOWN", "MASTERDOWN", "BUSY"):
+		case isRefusedForNow(err):
 			l.retries.Add(1)
 			again = append(again, u)
 			wait = true
@@ -462,7 +458,7 @@ func (a *Applier) txReplies(s *sentUnit) error {
 			continue
 		}
 		queuedErr = true
-		if _, isReply := isRedisError(err); !isReply || hasCode(err, "MOVED", "ASK", "TRYAGAIN", "LOADING", "CLUSTERDOWN", "MASTERDOWN", "BUSY") {
+		if _, isReply := isRedisError(err); !isReply || hasCode(err, "MOVED", "ASK") || isRefusedForNow(err) {
 			if decisive == nil {
 				decisive = err
 			}

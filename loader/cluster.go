@@ -160,6 +160,28 @@ func clusterSlots(ctx context.Context, c *redis.Client, addr string) ([]slotRang
 	return out, nil
 }
 
+// follow reads a MOVED or ASK reply: it records a MOVED in the slot map,
+// counts the redirection, and returns where to send the command again
+// and whether with ASKING; ok is false for a reply it cannot read.
+func (l *Loader) follow(msg string) (to string, asking, ok bool) {
+	kind, slot, to, ok := redirect(msg)
+	if !ok {
+		return "", false, false
+	}
+	if kind == "MOVED" && l.slots != nil {
+		l.slots.set(slot, to)
+	}
+	l.redirects.Add(1)
+	return to, kind == "ASK", true
+}
+
+// isRefusedForNow reports a reply that says to send the command again
+// later: the slot is migrating, the server is loading or busy, the
+// cluster or a master is down.
+func isRefusedForNow(err error) bool {
+	return hasCode(err, "TRYAGAIN", "LOADING", "CLUSTERDOWN", "MASTERDOWN", "BUSY")
+}
+
 // redirect parses a MOVED or ASK error: "MOVED 3999 127.0.0.1:6381".
 func redirect(msg string) (kind string, slot int, addr string, ok bool) {
 	f := strings.Fields(msg)

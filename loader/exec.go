@@ -142,17 +142,13 @@ func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryN
 				wait = true
 			}
 		case hasCode(err, "MOVED", "ASK"):
-			kind, slot, to, ok := redirect(msg)
+			to, asking, ok := l.follow(msg)
 			if !ok {
 				continue
 			}
-			p.addr, p.asking = to, kind == "ASK"
-			if kind == "MOVED" && l.slots != nil {
-				l.slots.set(slot, to)
-			}
-			l.redirects.Add(1)
+			p.addr, p.asking = to, asking
 			again = append(again, p)
-		case hasCode(err, "TRYAGAIN", "LOADING", "CLUSTERDOWN", "MASTERDOWN", "BUSY"):
+		case isRefusedForNow(err):
 			l.retries.Add(1)
 			again = append(again, p)
 			wait = true
