@@ -387,7 +387,8 @@ func TestCompareFileAfterRestore(t *testing.T) {
 }
 
 func TestCopyKeepFreq(t *testing.T) {
-	lfu := redistest.WithArgs("--maxmemory-policy", "allkeys-lfu")
+	// No decay: a minute boundary between the reads must not lower the counter.
+	lfu := redistest.WithArgs("--maxmemory-policy", "allkeys-lfu", "--lfu-decay-time", "0")
 	src := redistest.Start(t, lfu)
 	dst := redistest.Start(t, lfu)
 	sc := src.Client(t)
