@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rdbkit/rdbkit/internal/resp"
 	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/redis/go-redis/v9"
 )
@@ -339,13 +340,13 @@ func (a *Applier) groupUnits(units []*unit) []nodeUnits {
 	return groups
 }
 
-// sentUnit holds the replies of a unit in a pipeline.
+// sentUnit holds where the replies of a unit are in its round trip.
 type sentUnit struct {
 	u      *unit
-	multi  *redis.Cmd
-	queued []*redis.Cmd // one per command (QUEUED for a transaction)
-	execAt []int        // for a transaction: the EXEC reply's index of each command
-	exec   *redis.Cmd
+	multi  int   // the MULTI of a transaction
+	queued []int // one per command (QUEUED for a transaction)
+	execAt []int // for a transaction: the EXEC reply's index of each command
+	exec   int   // the EXEC of a transaction
 }
 
 // execNode sends units to the node at addr in one pipeline and reads the
@@ -353,64 +354,72 @@ type sentUnit struct {
 // now: wait), and the transport error if the connection failed.
 func (a *Applier) execNode(ctx context.Context, addr string, units []*unit) (again []*unit, wait bool, netErr error) {
 	l := a.l
-	pipe := l.client(addr).Pipeline()
-	db := -1
-	do := func(args ...any) *redis.Cmd {
-		c := redis.NewCmd(ctx, args...)
-		_ = pipe.Process(ctx, c)
-		return c
-	}
 	sent := make([]sentUnit, len(units))
 	for i, u := range units {
-		s := &sent[i]
-		s.u = u
-		if u.asking {
-			do("ASKING")
-		}
-		if u.tx {
-			if l.slots == nil && db != l.cmdDB(u.cmds[0]) {
-				db = l.cmdDB(u.cmds[0])
-				do("SELECT", db)
+		sent[i] = sentUnit{u: u, multi: -1, exec: -1}
+	}
+	replies, cut := l.roundTrip(ctx, addr, func(c *resp.Conn) {
+		db := -1
+		for i, u := range units {
+			s := &sent[i]
+			if u.asking {
+				c.Append("ASKING")
 			}
-			s.multi = do("MULTI")
-			n := 0
-			for _, c := range u.cmds {
-				if d := l.cmdDB(c); l.slots == nil && d != db {
-					db = d
-					do("SELECT", db)
+			if u.tx {
+				if l.slots == nil && db != l.cmdDB(u.cmds[0]) {
+					db = l.cmdDB(u.cmds[0])
+					c.Append("SELECT", db)
+				}
+				s.multi = c.Queued()
+				c.Append("MULTI")
+				n := 0
+				for _, cmd := range u.cmds {
+					if d := l.cmdDB(cmd); l.slots == nil && d != db {
+						db = d
+						c.Append("SELECT", db)
+						n++
+					}
+					s.execAt = append(s.execAt, n)
+					s.queued = append(s.queued, c.Queued())
+					c.AppendArgs(cmd.Args)
 					n++
 				}
-				s.execAt = append(s.execAt, n)
-				s.queued = append(s.queued, do(anyArgs(c.Args)...))
-				n++
+				s.exec = c.Queued()
+				c.Append("EXEC")
+				if n != len(u.cmds) {
+					db = -1 // a SELECT inside: an aborted EXEC would not have run it
+				}
+				continue
 			}
-			s.exec = do("EXEC")
-			if n != len(u.cmds) {
-				db = -1 // a SELECT inside: an aborted EXEC would not have run it
+			cmd := u.cmds[0]
+			if d := l.cmdDB(cmd); l.slots == nil && d != db {
+				db = d
+				c.Append("SELECT", db)
 			}
-			continue
+			s.queued = append(s.queued, c.Queued())
+			c.AppendArgs(cmd.Args)
 		}
-		c := u.cmds[0]
-		if d := l.cmdDB(c); l.slots == nil && d != db {
-			db = d
-			do("SELECT", db)
-		}
-		s.queued = append(s.queued, do(anyArgs(c.Args)...))
-	}
-	_, _ = pipe.Exec(ctx)
+	})
 	for i := range sent {
 		s := &sent[i]
 		u := s.u
 		u.asking = false
 		var err error
-		if u.tx {
-			err = a.txReplies(s)
-		} else {
-			err = s.queued[0].Err()
+		switch {
+		case s.queued == nil: // not even sent: no connection
+			err = cut
+			for i := range u.errs {
+				u.errs[i] = err
+			}
+		case u.tx:
+			err = a.txReplies(s, replies, cut)
+		default:
+			var val any
+			val, err = replyAt(replies, s.queued[0], cut)
 			if err == redis.Nil {
 				err = nil
 			}
-			u.errs[0], u.vals[0] = err, s.queued[0].Val()
+			u.errs[0], u.vals[0] = err, val
 		}
 		if err == nil {
 			continue
@@ -441,9 +450,9 @@ func (a *Applier) execNode(ctx context.Context, addr string, units []*unit) (aga
 // returns the error that decides its fate: a transport error, a
 // redirection or a refusal for now (the whole transaction is sent again),
 // or nil once each command has its own reply.
-func (a *Applier) txReplies(s *sentUnit) error {
+func (a *Applier) txReplies(s *sentUnit, replies []resp.Reply, netErr error) error {
 	u := s.u
-	if err := s.multi.Err(); err != nil {
+	if _, err := replyAt(replies, s.multi, netErr); err != nil {
 		for i := range u.errs {
 			u.errs[i] = fmt.Errorf("MULTI: %w", err)
 		}
@@ -452,7 +461,7 @@ func (a *Applier) txReplies(s *sentUnit) error {
 	var decisive error
 	queuedErr := false
 	for i, q := range s.queued {
-		err := q.Err()
+		_, err := replyAt(replies, q, netErr)
 		u.errs[i] = err
 		if err == nil {
 			continue
@@ -464,7 +473,8 @@ func (a *Applier) txReplies(s *sentUnit) error {
 			}
 		}
 	}
-	res, err := s.exec.Slice()
+	val, err := replyAt(replies, s.exec, netErr)
+	res, _ := val.([]any)
 	switch {
 	case decisive != nil:
 		return decisive
@@ -500,11 +510,3 @@ type execError struct{ err error }
 
 func (e *execError) Error() string { return "EXEC: " + e.err.Error() }
 func (e *execError) Unwrap() error { return e.err }
-
-func anyArgs(args [][]byte) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		out[i] = a
-	}
-	return out
-}

@@ -31,8 +31,8 @@ func (l *Loader) sameValue(j *job) bool {
 	if p.err != nil {
 		return false
 	}
-	reply, err := p.cmd.Text()
-	if err != nil {
+	reply, isStr := p.val.(string)
+	if !isStr {
 		return false
 	}
 	theirs, tver, err := rdb.ParseDump([]byte(reply))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/resp"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -15,10 +16,10 @@ type pcmd struct {
 	j    *job
 	db   int
 
-	cmd    *redis.Cmd // the last attempt
-	addr   string     // where to send it next (MOVED/ASK), "" for the slot's owner
-	asking bool       // precede it with ASKING (an ASK redirection)
+	addr   string // where to send it next (MOVED/ASK), "" for the slot's owner
+	asking bool   // precede it with ASKING (an ASK redirection)
 
+	val    any   // the reply's value (see resp.Reply)
 	err    error // the final reply error (redis.Nil included), or a transport error
 	netErr bool  // err is a transport error: the command may or may not have run
 	resent bool  // it was sent again after a transport error
@@ -62,9 +63,6 @@ func (l *Loader) exec(ctx context.Context, cmds []*pcmd, retryNet bool) {
 		}
 		if attempt >= l.o.Retries+maxRedirects || wait && attempt >= l.o.Retries || ctx.Err() != nil {
 			for _, p := range again {
-				if p.err == nil {
-					p.err = p.cmd.Err()
-				}
 				if p.err == nil {
 					p.err = ctx.Err()
 				}
@@ -111,23 +109,24 @@ func (l *Loader) groupByNode(cmds []*pcmd) []nodeCmds {
 // execNode sends cmds to the node at addr in one pipeline and returns the
 // commands to send again, and whether to wait before that.
 func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryNet bool) (again []*pcmd, wait bool) {
-	pipe := l.client(addr).Pipeline()
-	db := -1
-	for _, p := range cmds {
-		if l.slots == nil && p.db != db {
-			db = p.db
-			_ = pipe.Process(ctx, redis.NewCmd(ctx, "SELECT", db))
+	at := make([]int, len(cmds))
+	replies, netErr := l.roundTrip(ctx, addr, func(c *resp.Conn) {
+		db := -1
+		for i, p := range cmds {
+			if l.slots == nil && p.db != db {
+				db = p.db
+				c.Append("SELECT", db)
+			}
+			if p.asking {
+				c.Append("ASKING")
+			}
+			at[i] = c.Queued()
+			c.Append(p.args...)
 		}
-		if p.asking {
-			_ = pipe.Process(ctx, redis.NewCmd(ctx, "ASKING"))
-		}
-		p.cmd = redis.NewCmd(ctx, p.args...)
-		_ = pipe.Process(ctx, p.cmd)
-	}
-	_, _ = pipe.Exec(ctx)
-	for _, p := range cmds {
-		err := p.cmd.Err()
-		p.addr, p.asking, p.err, p.netErr = "", false, err, false
+	})
+	for i, p := range cmds {
+		val, err := replyAt(replies, at[i], netErr)
+		p.addr, p.asking, p.val, p.err, p.netErr = "", false, val, err, false
 		if err == nil || err == redis.Nil {
 			continue
 		}
@@ -155,6 +154,30 @@ func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryN
 		}
 	}
 	return again, wait
+}
+
+// roundTrip sends the commands that queue queues on a connection to the
+// node at addr, and returns their replies and, if the replies were cut
+// short, the transport error (see resp.Conn.Exec).
+func (l *Loader) roundTrip(ctx context.Context, addr string, queue func(c *resp.Conn)) ([]resp.Reply, error) {
+	pool := l.pool(addr)
+	c, err := pool.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queue(c)
+	replies, err := c.Exec(ctx)
+	pool.Put(c)
+	return replies, err
+}
+
+// replyAt returns reply i of a round trip, or its transport error if the
+// replies stopped before it.
+func replyAt(replies []resp.Reply, i int, netErr error) (any, error) {
+	if i < len(replies) {
+		return replies[i].Val, replies[i].Err
+	}
+	return nil, netErr
 }
 
 // backoff returns the wait before retry attempt+1.

@@ -21,8 +21,6 @@
 package loader
 
 import (
-	"github.com/rdbkit/rdbkit/internal/bytesem"
-
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/bytesem"
+	"github.com/rdbkit/rdbkit/internal/resp"
 	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/redis/go-redis/v9"
@@ -172,6 +172,7 @@ type Loader struct {
 	base    *redis.Options
 	nodesMu sync.Mutex
 	clients map[string]*redis.Client // by address
+	pools   map[string]*resp.Pool    // by address: the connections of pipelines
 	slots   *slotMap                 // nil for a standalone destination
 	nodes   map[string]*node         // by address: worker queues
 
@@ -309,11 +310,32 @@ func (l *Loader) client(addr string) *redis.Client {
 	return c
 }
 
+// pool returns the pool of pipeline connections to the node at addr,
+// making it on first use.
+func (l *Loader) pool(addr string) *resp.Pool {
+	l.nodesMu.Lock()
+	defer l.nodesMu.Unlock()
+	p := l.pools[addr]
+	if p == nil {
+		o := *l.base
+		o.Addr = addr
+		p = resp.NewPool(&o, l.o.Workers+2)
+		if l.pools == nil {
+			l.pools = map[string]*resp.Pool{}
+		}
+		l.pools[addr] = p
+	}
+	return p
+}
+
 func (l *Loader) closeClients() {
 	l.nodesMu.Lock()
 	defer l.nodesMu.Unlock()
 	for _, c := range l.clients {
 		_ = c.Close()
+	}
+	for _, p := range l.pools {
+		p.Close()
 	}
 }
 

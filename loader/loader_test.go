@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -77,10 +76,7 @@ func TestIsRefusal(t *testing.T) {
 		return out
 	}
 	reply := func(args []any, val any, err error) *pcmd {
-		c := redis.NewCmd(context.Background(), args...)
-		c.SetVal(val)
-		c.SetErr(err)
-		return &pcmd{args: args, cmd: c, err: err}
+		return &pcmd{args: args, val: val, err: err}
 	}
 	tests := []struct {
 		name string
@@ -138,6 +134,27 @@ func TestTracker(t *testing.T) {
 	tr.done(4, true)
 	if cp := tr.checkpoint(); cp.Offset != 20 || len(cp.Done) != 2 || cp.Keys != 4 {
 		t.Fatalf("%+v", cp)
+	}
+
+	// Many keys, settled a little out of order with some always in flight
+	// (the window is moved to the front now and then), and one failure.
+	var tr2 tracker
+	const n = 10000
+	for i := range n + 8 {
+		tr2.add(int64(i))
+		if i >= 8 {
+			k := uint64(i - 8)
+			if k%2 == 0 && k+1 < n {
+				k++
+			} else if k%2 == 1 {
+				k--
+			}
+			tr2.done(k, k != 7000)
+		}
+	}
+	cp := tr2.checkpoint()
+	if cp.Offset != 6999 || cp.Last != n+7 || cp.Keys != n-1 || len(cp.Done) != n-7001 || cp.Done[0] != 7001 {
+		t.Fatalf("offset %d, last %d, keys %d, %d done from %d", cp.Offset, cp.Last, cp.Keys, len(cp.Done), cp.Done[0])
 	}
 }
 

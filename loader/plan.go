@@ -168,8 +168,7 @@ func (l *Loader) existsDone(p *pcmd) {
 		l.finish(j, outFailed, "EXISTS: "+p.err.Error())
 		return
 	}
-	n, _ := p.cmd.Int64()
-	if n == 0 {
+	if n, _ := p.val.(int64); n == 0 {
 		l.finish(j, j.out, "")
 		return
 	}

@@ -1,9 +1,6 @@
 package loader
 
-import (
-	"slices"
-	"sync"
-)
+import "sync"
 
 // A Checkpoint says how far a run got, in input offsets (Entry.Offset):
 // every key at or before Offset is settled (written, or deliberately left
@@ -23,28 +20,38 @@ const maxDone = 100000
 
 // tracker follows which keys, numbered in input order, are settled.
 type tracker struct {
-	mu      sync.Mutex
-	next    uint64           // the number of the next key
-	low     uint64           // every key numbered below low is settled
-	lowOff  int64            // offset of key low-1, -1 if none
-	offs    map[uint64]int64 // offsets of the keys from low on
-	settled map[uint64]bool  // settled keys from low on (false: failed without an answer)
-	last    int64
-	keys    int64
+	mu     sync.Mutex
+	low    uint64     // every key numbered below low is settled
+	lowOff int64      // offset of key low-1, -1 if none
+	win    []trackKey // the keys from low on: win[head+i] is key low+i
+	head   int
+	last   int64
+	keys   int64
 }
+
+// trackKey is the state of one key from low on.
+type trackKey struct {
+	off   int64
+	state uint8
+}
+
+// States of a trackKey.
+const (
+	keyPending uint8 = iota
+	keySettled
+	keyFailed // failed without an answer: holds back the checkpoint
+)
 
 // add numbers the key at input offset off.
 func (t *tracker) add(off int64) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.offs == nil {
-		t.offs, t.settled, t.lowOff = map[uint64]int64{}, map[uint64]bool{}, -1
+	if t.low == 0 && len(t.win) == 0 {
+		t.lowOff = -1
 	}
-	n := t.next
-	t.next++
-	t.offs[n] = off
+	t.win = append(t.win, trackKey{off: off, state: keyPending})
 	t.last = off
-	return n
+	return t.low + uint64(len(t.win)-t.head) - 1
 }
 
 // done records that key n is settled (ok) or failed (not ok: it holds
@@ -52,19 +59,27 @@ func (t *tracker) add(off int64) uint64 {
 func (t *tracker) done(n uint64, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.settled[n] = ok
+	k := &t.win[t.head+int(n-t.low)]
+	k.state = keyFailed
 	if ok {
+		k.state = keySettled
 		t.keys++
 	}
-	for {
-		ok, settled := t.settled[t.low]
-		if !settled || !ok {
-			return
-		}
-		t.lowOff = t.offs[t.low]
-		delete(t.settled, t.low)
-		delete(t.offs, t.low)
-		t.low++
+	i := t.head
+	for i < len(t.win) && t.win[i].state == keySettled {
+		i++
+	}
+	if i == t.head {
+		return
+	}
+	t.lowOff = t.win[i-1].off
+	t.low += uint64(i - t.head)
+	t.head = i
+	switch {
+	case t.head == len(t.win): // all settled: start the array over
+		t.win, t.head = t.win[:0], 0
+	case t.head >= 1024 && t.head >= len(t.win)/2: // move the unsettled keys to the front
+		t.win, t.head = t.win[:copy(t.win, t.win[t.head:])], 0
 	}
 }
 
@@ -73,19 +88,16 @@ func (t *tracker) checkpoint() Checkpoint {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	cp := Checkpoint{Offset: t.lowOff, Last: -1, Keys: t.keys}
-	if t.offs == nil {
+	if t.low == 0 && len(t.win) == 0 {
 		cp.Offset = -1
 		return cp
 	}
-	if t.next > 0 {
-		cp.Last = t.last
-	}
-	for n, ok := range t.settled {
-		if ok && len(cp.Done) < maxDone {
-			cp.Done = append(cp.Done, t.offs[n])
+	cp.Last = t.last
+	for _, k := range t.win[t.head:] {
+		if k.state == keySettled && len(cp.Done) < maxDone {
+			cp.Done = append(cp.Done, k.off)
 		}
 	}
-	slices.Sort(cp.Done)
 	return cp
 }
 

@@ -293,8 +293,8 @@ func isRefusal(p *pcmd) bool {
 	}
 	switch p.name() {
 	case "RENAMENX":
-		n, err := p.cmd.Int64()
-		return err == nil && n == 0
+		n, ok := p.val.(int64)
+		return p.err == nil && ok && n == 0
 	case "SET":
 		return p.err == redis.Nil
 	}
