@@ -276,7 +276,7 @@ func (m *fakeMaster) ack() int64 {
 	return 0
 }
 
-func resp(args ...string) string {
+func respCmd(args ...string) string {
 	s := "*" + strconv.Itoa(len(args)) + "\r\n"
 	for _, a := range args {
 		s += "$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n"
@@ -342,15 +342,15 @@ func TestReplFakeMaster(t *testing.T) {
 	}
 
 	stream := []string{
-		resp("SELECT", "3"),
-		resp("SET", "k", "v"),
-		resp("PING"),
-		resp("MULTI"),
-		resp("INCR", "n"),
-		resp("EXEC"),
-		resp("REPLCONF", "GETACK", "*"),
-		resp("SELECT", "0"),
-		resp("DEL", "k"),
+		respCmd("SELECT", "3"),
+		respCmd("SET", "k", "v"),
+		respCmd("PING"),
+		respCmd("MULTI"),
+		respCmd("INCR", "n"),
+		respCmd("EXEC"),
+		respCmd("REPLCONF", "GETACK", "*"),
+		respCmd("SELECT", "0"),
+		respCmd("DEL", "k"),
 	}
 	go func() {
 		for _, s := range stream {
@@ -408,7 +408,7 @@ func TestReplFakeMasterDiskSnapshot(t *testing.T) {
 	body := "REDIS0011" + strings.Repeat("y", 70000)
 	go func() {
 		m.expect("", "PSYNC", "?", "-1")
-		m.send("+FULLRESYNC " + id + " 7\r\n\n\n$" + strconv.Itoa(len(body)) + "\r\n" + body + resp("SET", "a", "b"))
+		m.send("+FULLRESYNC " + id + " 7\r\n\n\n$" + strconv.Itoa(len(body)) + "\r\n" + body + respCmd("SET", "a", "b"))
 	}()
 	snap, err := c.FullSync(context.Background())
 	if err != nil {
@@ -425,7 +425,7 @@ func TestReplFakeMasterDiskSnapshot(t *testing.T) {
 		t.Fatalf("got %d bytes, %v", len(got), err)
 	}
 	cmd, err := c.Commands().Next()
-	if err != nil || string(bytes.Join(cmd.Args, []byte(" "))) != "SET a b" || cmd.Offset != 7+int64(len(resp("SET", "a", "b"))) {
+	if err != nil || string(bytes.Join(cmd.Args, []byte(" "))) != "SET a b" || cmd.Offset != 7+int64(len(respCmd("SET", "a", "b"))) {
 		t.Fatalf("got %q at %d, %v", cmd.Args, cmd.Offset, err)
 	}
 }
@@ -435,7 +435,7 @@ func TestReplSyncFallback(t *testing.T) {
 	c := newConn(client, Endpoint{Network: "tcp", Addr: "fake:1"}, Options{AckInterval: time.Hour})
 	go func() {
 		m.expect("-ERR unknown command 'PSYNC'\r\n", "PSYNC", "?", "-1")
-		m.expect("\n\n$9\r\nREDIS0006"+resp("SET", "a", "b"), "SYNC")
+		m.expect("\n\n$9\r\nREDIS0006"+respCmd("SET", "a", "b"), "SYNC")
 	}()
 	snap, err := c.FullSync(context.Background())
 	if err != nil {
@@ -448,7 +448,7 @@ func TestReplSyncFallback(t *testing.T) {
 		t.Fatalf("got %q, %v", b, err)
 	}
 	cmd, err := c.Commands().Next()
-	if err != nil || cmd.Offset != int64(len(resp("SET", "a", "b"))) {
+	if err != nil || cmd.Offset != int64(len(respCmd("SET", "a", "b"))) {
 		t.Fatalf("got %q at %d, %v", cmd.Args, cmd.Offset, err)
 	}
 	select {
@@ -567,7 +567,7 @@ func TestReplMaxCommandSize(t *testing.T) {
 	defer c.Close()
 	go func() {
 		m.expect("+CONTINUE\r\n", "PSYNC", strings.Repeat("b", 40), "11")
-		m.send(resp("SET", "small", strings.Repeat("v", 900)))
+		m.send(respCmd("SET", "small", strings.Repeat("v", 900)))
 		m.send("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1000000000\r\n")
 	}()
 	snap, err := c.PartialSync(context.Background(), strings.Repeat("b", 40), 10, 2)

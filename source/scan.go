@@ -70,7 +70,7 @@ type ScanOptions struct {
 	// return a key twice while the server resizes its table. The check
 	// costs about 16 bytes per key.
 	NoDedupe bool
-	// Retries is how many times go-redis sends a command again after a
+	// Retries is how many times a command is sent again after a
 	// network error (every command here is read-only); 0 means
 	// DefaultScanRetries, -1 none.
 	Retries int
@@ -378,7 +378,11 @@ func (l *limiter) wait(ctx context.Context, n int) error {
 	at := l.next
 	l.next = at.Add(time.Duration(n) * l.per)
 	l.mu.Unlock()
-	d := time.Until(at)
+	return sleepCtx(ctx, time.Until(at))
+}
+
+// sleepCtx waits for d, or returns ctx.Err() once ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}

@@ -1,11 +1,12 @@
 package source
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"time"
 
+	"github.com/rdbkit/rdbkit/internal/resp"
 	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/redis/go-redis/v9"
 )
@@ -161,7 +162,7 @@ func (s *Scanner) fetchAll(n *scanNode, work <-chan *scanBatch) {
 // IDLETIME and OBJECT FREQ when asked (before DUMP touches the key), DUMP
 // and PTTL. A key whose DUMP or PTTL says it is gone counts as vanished;
 // a payload that fails its check is a failed key. Any other error reply,
-// or a network error that outlived go-redis's retries, is returned.
+// or a network error that outlived the retries, is returned.
 func (s *Scanner) fetch(n *scanNode, b *scanBatch) error {
 	if s.o.KeysOnly {
 		b.entries = make([]ScanEntry, len(b.keys))
@@ -170,7 +171,7 @@ func (s *Scanner) fetch(n *scanNode, b *scanBatch) error {
 		}
 		return nil
 	}
-	cmds, now, err := s.pipeline(n, b)
+	replies, cmds, now, err := s.pipeline(n, b)
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func (s *Scanner) fetch(n *scanNode, b *scanBatch) error {
 	b.entries = make([]ScanEntry, 0, len(b.keys))
 	for i, k := range b.keys {
 		e := ScanEntry{Entry: rdb.Entry{Kind: rdb.KindKey, DB: b.db, Key: k, Idle: -1, Freq: -1}, Node: n.addr}
-		gone, err := s.fill(&e, &cmds[i], now)
+		gone, err := s.fill(&e, replies, &cmds[i], now)
 		switch {
 		case err != nil:
 			return fmt.Errorf("source: %s db %d: %w", n.addr, b.db, err)
@@ -199,50 +200,76 @@ func (s *Scanner) fetch(n *scanNode, b *scanBatch) error {
 	return nil
 }
 
-// keyCmds are the commands of one key in a batch's pipeline.
+// keyCmds are where the replies of one key's commands are in a batch's
+// round trip.
 type keyCmds struct {
-	idle, freq *redis.Cmd // nil unless asked for
-	dump       *redis.StringCmd
-	ttl        *redis.Cmd
+	idle, freq int // -1 unless asked for
+	dump, ttl  int
 }
 
-// pipeline sends the pipeline of batch b and returns its commands and the
-// time the replies arrived (Unix ms).
-func (s *Scanner) pipeline(n *scanNode, b *scanBatch) ([]keyCmds, int64, error) {
-	pipe := n.client(b.db).Pipeline()
+// pipeline sends the commands of batch b in one round trip, again after
+// a network error (every command is read-only) up to ScanOptions.Retries
+// times, and returns their replies, where each key's are, and the time
+// the replies arrived (Unix ms).
+func (s *Scanner) pipeline(n *scanNode, b *scanBatch) ([]resp.Reply, []keyCmds, int64, error) {
+	pool := n.pipelines(s.o.InFlight + 2)
 	cmds := make([]keyCmds, len(b.keys))
-	for i, k := range b.keys {
-		c := &cmds[i]
-		if s.o.Idle {
-			c.idle = pipe.Do(s.ctx, "OBJECT", "IDLETIME", k)
+	for attempt := 0; ; attempt++ {
+		c, err := pool.Get(s.ctx)
+		if err == nil {
+			c.Append("SELECT", b.db)
+			for i, k := range b.keys {
+				kc := &cmds[i]
+				kc.idle, kc.freq = -1, -1
+				if s.o.Idle {
+					kc.idle = c.Queued()
+					c.Append("OBJECT", "IDLETIME", k)
+				}
+				if s.o.Freq {
+					kc.freq = c.Queued()
+					c.Append("OBJECT", "FREQ", k)
+				}
+				kc.dump = c.Queued()
+				c.Append("DUMP", k)
+				kc.ttl = c.Queued()
+				c.Append("PTTL", k)
+			}
+			var replies []resp.Reply
+			replies, err = c.Exec(s.ctx)
+			pool.Put(c)
+			if err == nil {
+				if err := replies[0].Err; err != nil {
+					return nil, nil, 0, fmt.Errorf("source: %s: SELECT %d: %w", n.addr, b.db, err)
+				}
+				return replies, cmds, s.now().UnixMilli(), nil
+			}
 		}
-		if s.o.Freq {
-			c.freq = pipe.Do(s.ctx, "OBJECT", "FREQ", k)
+		if attempt >= s.o.Retries || s.ctx.Err() != nil {
+			return nil, nil, 0, fmt.Errorf("source: %s db %d: DUMP pipeline: %w", n.addr, b.db, err)
 		}
-		c.dump = pipe.Dump(s.ctx, string(k))
-		c.ttl = pipe.Do(s.ctx, "PTTL", k)
+		_ = sleepCtx(s.ctx, retryBackoff(attempt)) // a cancelled ctx ends the next attempt
 	}
-	_, err := pipe.Exec(s.ctx)
-	now := s.now().UnixMilli()
-	if err != nil && !isReply(err) {
-		return nil, 0, fmt.Errorf("source: %s db %d: DUMP pipeline: %w", n.addr, b.db, err)
-	}
-	return cmds, now, nil
+}
+
+// retryBackoff is the wait before retry attempt+1, as go-redis's default
+// (8 ms doubling up to 512 ms).
+func retryBackoff(attempt int) time.Duration {
+	return min(8*time.Millisecond<<min(attempt, 6), 512*time.Millisecond)
 }
 
 // fill sets e from the replies of its commands, received at now (Unix
 // ms). It reports whether the key is gone; a payload that fails its check
 // is counted as failed and leaves e.Payload nil, as does a key of another
 // type than ScanOptions.Type on a server without SCAN TYPE.
-func (s *Scanner) fill(e *ScanEntry, c *keyCmds, now int64) (gone bool, err error) {
-	raw, err := c.dump.Result()
-	if errors.Is(err, redis.Nil) {
+func (s *Scanner) fill(e *ScanEntry, replies []resp.Reply, c *keyCmds, now int64) (gone bool, err error) {
+	dump := replies[c.dump]
+	if dump.Err == redis.Nil {
 		return true, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("DUMP %q: %w", e.Key, err)
+	if dump.Err != nil {
+		return false, fmt.Errorf("DUMP %q: %w", e.Key, dump.Err)
 	}
-	ttl, err := c.ttl.Int64()
+	ttl, err := intReply(replies, c.ttl)
 	if err != nil {
 		return false, fmt.Errorf("PTTL %q: %w", e.Key, err)
 	}
@@ -252,12 +279,13 @@ func (s *Scanner) fill(e *ScanEntry, c *keyCmds, now int64) (gone bool, err erro
 	if ttl >= 0 {
 		e.ExpireAt = now + ttl
 	}
-	if e.Idle, err = objectInt(c.idle); err != nil {
+	if e.Idle, err = intReply(replies, c.idle); err != nil {
 		return false, fmt.Errorf("OBJECT IDLETIME %q: %w", e.Key, err)
 	}
-	if e.Freq, err = objectInt(c.freq); err != nil {
+	if e.Freq, err = intReply(replies, c.freq); err != nil {
 		return false, fmt.Errorf("OBJECT FREQ %q: %w", e.Key, err)
 	}
+	raw, _ := dump.Val.(string)
 	payload, ver, err := rdb.ParseDump([]byte(raw))
 	if err != nil {
 		s.addFailure(e.DB, e.Key, "DUMP payload: "+err.Error())
@@ -271,24 +299,20 @@ func (s *Scanner) fill(e *ScanEntry, c *keyCmds, now int64) (gone bool, err erro
 	return false, nil
 }
 
-// objectInt returns the integer reply of c, -1 if c is nil or the key was
-// gone (nil reply).
-func objectInt(c *redis.Cmd) (int64, error) {
-	if c == nil {
+// intReply returns the integer reply i, -1 if i is -1 (not asked for) or
+// the reply is nil (the key was gone).
+func intReply(replies []resp.Reply, i int) (int64, error) {
+	if i < 0 || replies[i].Err == redis.Nil {
 		return -1, nil
 	}
-	v, err := c.Int64()
-	if errors.Is(err, redis.Nil) {
-		return -1, nil
+	if replies[i].Err != nil {
+		return 0, replies[i].Err
 	}
-	return v, err
-}
-
-// isReply reports whether err is a server's reply (an error reply or a
-// nil), not a network or context error.
-func isReply(err error) bool {
-	var re redis.Error
-	return errors.Is(err, redis.Nil) || errors.As(err, &re)
+	v, ok := replies[i].Val.(int64)
+	if !ok {
+		return 0, fmt.Errorf("unexpected reply %v", replies[i].Val)
+	}
+	return v, nil
 }
 
 // keyHash hashes a key of database db for keySet.

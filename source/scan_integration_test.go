@@ -216,3 +216,48 @@ func keysOf(m map[string]*ScanEntry) []string {
 	}
 	return ks
 }
+
+// TestScannerReconnects kills the Scanner's connections again and again
+// while it reads: each batch is sent again on a new connection, and every
+// key is read once.
+func TestScannerReconnects(t *testing.T) {
+	srv := start(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rc.Close()
+	ctx := context.Background()
+	const n = 3000
+	for i := range n {
+		if err := rc.Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := NewScanner(ctx, ScanOptions{Redis: &redis.Options{Addr: srv.Addr}, Batch: 20, Count: 20, InFlight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, kills := map[string]bool{}, 0
+	for {
+		e, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d keys and %d kills: %v", len(got), kills, err)
+		}
+		if got[string(e.Key)] {
+			t.Fatalf("key %s read twice", e.Key)
+		}
+		got[string(e.Key)] = true
+		if len(got)%300 == 0 {
+			killed, err := rc.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kills += int(killed)
+		}
+	}
+	if len(got) != n || kills < 10 {
+		t.Fatalf("read %d keys of %d, %d connections killed", len(got), n, kills)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/resp"
 	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/redis/go-redis/v9"
 )
@@ -22,7 +23,8 @@ type scanNode struct {
 	base *redis.Options
 
 	mu      sync.Mutex
-	clients map[int]*redis.Client // by database
+	clients map[int]*redis.Client // by database, for SCAN
+	pool    *resp.Pool            // for the DUMP pipelines
 
 	keys []ScanKey // ScanOptions.Keys that live here
 	size counter   // payload bytes and keys read, for batch sizing
@@ -43,11 +45,28 @@ func (n *scanNode) client(db int) *redis.Client {
 	return c
 }
 
+// pipelines returns the pool of the DUMP pipelines' connections, making
+// it on first use: CLIENT NO-TOUCH ON as for the clients (see
+// clientOptions).
+func (n *scanNode) pipelines(maxIdle int) *resp.Pool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.pool == nil {
+		o := *n.base
+		o.Addr = n.addr
+		n.pool = resp.NewPool(&o, maxIdle, []any{"CLIENT", "NO-TOUCH", "ON"})
+	}
+	return n.pool
+}
+
 func (n *scanNode) close() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, c := range n.clients {
 		_ = c.Close()
+	}
+	if n.pool != nil {
+		n.pool.Close()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 type Pool struct {
 	o       *redis.Options
 	maxIdle int
+	setup   [][]any
 
 	mu     sync.Mutex
 	idle   []*Conn
@@ -19,9 +20,10 @@ type Pool struct {
 }
 
 // NewPool returns a pool of connections made with o, keeping up to
-// maxIdle of them idle.
-func NewPool(o *redis.Options, maxIdle int) *Pool {
-	return &Pool{o: o, maxIdle: maxIdle}
+// maxIdle of them idle. Each new connection sends the setup commands
+// first; their error replies are ignored (a server may not know one).
+func NewPool(o *redis.Options, maxIdle int, setup ...[]any) *Pool {
+	return &Pool{o: o, maxIdle: maxIdle, setup: setup}
 }
 
 // Get returns an idle connection, or a new one.
@@ -34,7 +36,18 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		return c, nil
 	}
 	p.mu.Unlock()
-	return Dial(ctx, p.o)
+	c, err := Dial(ctx, p.o)
+	if err != nil || len(p.setup) == 0 {
+		return c, err
+	}
+	for _, cmd := range p.setup {
+		c.Append(cmd...)
+	}
+	if _, err := c.Exec(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Put gives c back: kept if it works and the pool is open and has room,
