@@ -12,7 +12,7 @@ import (
 
 // A pcmd is one command to send for a job, with its reply.
 type pcmd struct {
-	args []any
+	args []any // nil: the job's RESTORE (or EXISTS in a dry run), see appendRestore
 	j    *job
 	db   int
 
@@ -29,6 +29,12 @@ type pcmd struct {
 // for commands made by rewrite, byte slices (which fmt.Sprint would print
 // as numbers).
 func (p *pcmd) name() string {
+	if p.args == nil {
+		if p.j.kind == jobExists {
+			return "EXISTS"
+		}
+		return "RESTORE"
+	}
 	switch a := p.args[0].(type) {
 	case string:
 		return strings.ToUpper(a)
@@ -121,7 +127,11 @@ func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryN
 				c.Append("ASKING")
 			}
 			at[i] = c.Queued()
-			c.Append(p.args...)
+			if p.args == nil {
+				l.appendRestore(c, p.j)
+			} else {
+				c.Append(p.args...)
+			}
 		}
 	})
 	for i, p := range cmds {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rdbkit/rdbkit/internal/resp"
 	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/redis/go-redis/v9"
@@ -59,7 +60,7 @@ func (l *Loader) process(batch []*job) {
 				l.finish(j, outFailed, notSent(err))
 				continue
 			}
-			cmds = append(cmds, &pcmd{args: l.restoreArgs(j), j: j, db: j.db})
+			cmds = append(cmds, &pcmd{j: j, db: j.db}) // no args: appendRestore
 		}
 	}
 	if len(cmds) > 0 {
@@ -84,24 +85,39 @@ func (l *Loader) process(batch []*job) {
 
 func notSent(err error) string { return "not sent: " + err.Error() }
 
-// restoreArgs returns RESTORE key ttl payload ABSTTL [IDLETIME n | FREQ n]
-// [REPLACE] (EXISTS key in a dry run).
-func (l *Loader) restoreArgs(j *job) []any {
+// appendRestore queues RESTORE key ttl payload ABSTTL [IDLETIME n |
+// FREQ n] [REPLACE] for j (EXISTS key in a dry run).
+func (l *Loader) appendRestore(c *resp.Conn, j *job) {
 	if j.kind == jobExists {
-		return []any{"EXISTS", j.key}
+		c.Command(2)
+		c.ArgString("EXISTS")
+		c.Arg(j.key)
+		return
 	}
-	args := make([]any, 0, 9)
-	args = append(args, "RESTORE", j.key, j.expireAt, j.dump, "ABSTTL")
-	switch {
-	case j.idle >= 0:
-		args = append(args, "IDLETIME", j.idle)
-	case j.freq >= 0:
-		args = append(args, "FREQ", j.freq)
+	n := 5
+	if j.idle >= 0 || j.freq >= 0 {
+		n += 2
 	}
 	if l.o.Conflict == ConflictReplace {
-		args = append(args, "REPLACE")
+		n++
 	}
-	return args
+	c.Command(n)
+	c.ArgString("RESTORE")
+	c.Arg(j.key)
+	c.ArgInt(j.expireAt)
+	c.Arg(j.dump)
+	c.ArgString("ABSTTL")
+	switch {
+	case j.idle >= 0:
+		c.ArgString("IDLETIME")
+		c.ArgInt(j.idle)
+	case j.freq >= 0:
+		c.ArgString("FREQ")
+		c.ArgInt(j.freq)
+	}
+	if l.o.Conflict == ConflictReplace {
+		c.ArgString("REPLACE")
+	}
 }
 
 // restoreDone settles a key from the reply to its RESTORE.

@@ -135,61 +135,62 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // Append queues a command. Arguments are strings, byte slices, ints and
-// int64s (other types are written as fmt prints them); a byte slice of directArg bytes or more must not change until
-// Exec returns.
+// int64s (other types are written as fmt prints them); a byte slice of
+// directArg bytes or more must not change until Exec returns.
 func (c *Conn) Append(args ...any) {
-	c.wbuf = append(c.wbuf, '*')
-	c.wbuf = strconv.AppendInt(c.wbuf, int64(len(args)), 10)
-	c.wbuf = append(c.wbuf, '\r', '\n')
+	c.Command(len(args))
 	for _, a := range args {
 		switch a := a.(type) {
 		case string:
-			c.appendBulk(a)
+			c.ArgString(a)
 		case []byte:
-			c.appendBytes(a)
+			c.Arg(a)
 		case int:
-			c.appendInt(int64(a))
+			c.ArgInt(int64(a))
 		case int64:
-			c.appendInt(a)
+			c.ArgInt(a)
 		default: // as fmt prints it, like go-redis's writer for other types
-			c.appendBytes(fmt.Append(nil, a))
+			c.Arg(fmt.Append(nil, a))
 		}
 	}
-	c.queued++
 }
 
 // AppendArgs queues a command whose arguments are all byte slices.
 func (c *Conn) AppendArgs(args [][]byte) {
-	c.wbuf = append(c.wbuf, '*')
-	c.wbuf = strconv.AppendInt(c.wbuf, int64(len(args)), 10)
-	c.wbuf = append(c.wbuf, '\r', '\n')
+	c.Command(len(args))
 	for _, a := range args {
-		c.appendBytes(a)
+		c.Arg(a)
 	}
+}
+
+// Command starts a command of n arguments, to be given by as many calls
+// of Arg, ArgString and ArgInt: Append without an interface per argument.
+func (c *Conn) Command(n int) {
+	c.wbuf = append(c.wbuf, '*')
+	c.wbuf = strconv.AppendInt(c.wbuf, int64(n), 10)
+	c.wbuf = append(c.wbuf, '\r', '\n')
 	c.queued++
 }
 
-func (c *Conn) appendHeader(n int) {
-	c.wbuf = append(c.wbuf, '$')
-	c.wbuf = strconv.AppendInt(c.wbuf, int64(n), 10)
-	c.wbuf = append(c.wbuf, '\r', '\n')
-}
-
-func (c *Conn) appendBulk(s string) {
+// ArgString adds an argument to the command being queued.
+func (c *Conn) ArgString(s string) {
 	c.appendHeader(len(s))
 	c.wbuf = append(c.wbuf, s...)
 	c.wbuf = append(c.wbuf, '\r', '\n')
 }
 
-func (c *Conn) appendInt(n int64) {
+// ArgInt adds an argument to the command being queued, in decimal.
+func (c *Conn) ArgInt(n int64) {
 	var b [20]byte
-	s := strconv.AppendInt(b[:0], n, 10)
-	c.appendHeader(len(s))
-	c.wbuf = append(c.wbuf, s...)
+	d := strconv.AppendInt(b[:0], n, 10)
+	c.appendHeader(len(d))
+	c.wbuf = append(c.wbuf, d...)
 	c.wbuf = append(c.wbuf, '\r', '\n')
 }
 
-func (c *Conn) appendBytes(b []byte) {
+// Arg adds an argument to the command being queued; if it has directArg
+// bytes or more, it must not change until Exec returns.
+func (c *Conn) Arg(b []byte) {
 	c.appendHeader(len(b))
 	if len(b) < directArg {
 		c.wbuf = append(c.wbuf, b...)
@@ -197,6 +198,12 @@ func (c *Conn) appendBytes(b []byte) {
 		c.cut()
 		c.bufs = append(c.bufs, b)
 	}
+	c.wbuf = append(c.wbuf, '\r', '\n')
+}
+
+func (c *Conn) appendHeader(n int) {
+	c.wbuf = append(c.wbuf, '$')
+	c.wbuf = strconv.AppendInt(c.wbuf, int64(n), 10)
 	c.wbuf = append(c.wbuf, '\r', '\n')
 }
 
