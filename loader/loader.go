@@ -171,8 +171,7 @@ type Loader struct {
 
 	base    *redis.Options
 	nodesMu sync.Mutex
-	clients map[string]*redis.Client // by address
-	pools   map[string]*resp.Pool    // by address: the connections of pipelines
+	clients map[string]*nodeConns // by address
 	slots   *slotMap                 // nil for a standalone destination
 	nodes   map[string]*node         // by address: worker queues
 
@@ -233,7 +232,7 @@ func New(ctx context.Context, o Options) (*Loader, error) {
 	l := &Loader{
 		o:       o,
 		runID:   hex.EncodeToString(id[:]),
-		clients: map[string]*redis.Client{},
+		clients: map[string]*nodeConns{},
 		nodes:   map[string]*node{},
 		sem:     bytesem.New(o.MaxInFlight),
 	}
@@ -296,46 +295,39 @@ func clientOptions(base *redis.Options, workers int) *redis.Options {
 	return &o
 }
 
-// client returns the client of the node at addr, making it on first use.
-func (l *Loader) client(addr string) *redis.Client {
-	l.nodesMu.Lock()
-	defer l.nodesMu.Unlock()
-	c := l.clients[addr]
-	if c == nil {
-		o := *l.base
-		o.Addr = addr
-		c = redis.NewClient(&o)
-		l.clients[addr] = c
-	}
-	return c
+// nodeConns are the connections to one node: a go-redis client, and a
+// pool for the pipelines of RESTOREs and commands.
+type nodeConns struct {
+	client *redis.Client
+	pool   *resp.Pool
 }
 
-// pool returns the pool of pipeline connections to the node at addr,
-// making it on first use.
-func (l *Loader) pool(addr string) *resp.Pool {
+// conns returns the connections to the node at addr, made on first use.
+func (l *Loader) conns(addr string) *nodeConns {
 	l.nodesMu.Lock()
 	defer l.nodesMu.Unlock()
-	p := l.pools[addr]
-	if p == nil {
+	n := l.clients[addr]
+	if n == nil {
 		o := *l.base
 		o.Addr = addr
-		p = resp.NewPool(&o, l.o.Workers+2)
-		if l.pools == nil {
-			l.pools = map[string]*resp.Pool{}
-		}
-		l.pools[addr] = p
+		n = &nodeConns{client: redis.NewClient(&o), pool: resp.NewPool(&o, l.o.Workers+2)}
+		l.clients[addr] = n
 	}
-	return p
+	return n
 }
+
+// client returns the go-redis client of the node at addr.
+func (l *Loader) client(addr string) *redis.Client { return l.conns(addr).client }
+
+// pool returns the pool of pipeline connections to the node at addr.
+func (l *Loader) pool(addr string) *resp.Pool { return l.conns(addr).pool }
 
 func (l *Loader) closeClients() {
 	l.nodesMu.Lock()
 	defer l.nodesMu.Unlock()
-	for _, c := range l.clients {
-		_ = c.Close()
-	}
-	for _, p := range l.pools {
-		p.Close()
+	for _, n := range l.clients {
+		_ = n.client.Close()
+		n.pool.Close()
 	}
 }
 

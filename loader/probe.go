@@ -30,7 +30,7 @@ var probeCommands = []string{"DUMP", "RESTORE", "SYNC", "PSYNC", "CONFIG", "FUNC
 
 // ProbeServer connects to the server opt names and reports what it allows.
 func ProbeServer(ctx context.Context, opt *redis.Options) (*Probe, error) {
-	l := &Loader{clients: map[string]*redis.Client{}, o: Options{Workers: 1}}
+	l := &Loader{clients: map[string]*nodeConns{}, o: Options{Workers: 1}}
 	l.base = clientOptions(opt, 1)
 	defer l.closeClients()
 	c := l.client(l.base.Addr)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-migrate.sh measures the live commands on the 1M-key benchmark data
 # in one session, each beside its reference:
-#   fetch    - rdbkit fetch against redis-cli --rdb (same source, same run)
+#   fetch    - rdbkit fetch against redis-cli --rdb (same source, same run),
+#              alternated ROUNDS times (default 3)
 #   copy     - rdbkit copy (SCAN+DUMP+RESTORE) against rdbkit restore of
 #              the same data: the issue asks for at least half its throughput
 #   compare  - rdbkit compare live-to-live after the copy, against the copy
@@ -40,9 +41,18 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 start src "$file"; src=$port
 want=$(keys "$src")
 
-timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs
-timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs
-printf 'fetch    %6.2f s   redis-cli --rdb %6.2f s   ratio %s\n' "$fetch" "$cli_rdb" "$(ratio "$fetch" "$cli_rdb")"
+# fetch against redis-cli --rdb, ROUNDS times, each going first in turn.
+for round in $(seq "${ROUNDS:-3}"); do
+	rm -f "$work/cli.rdb" "$work/fetched.rdb"
+	if [ $((round % 2)) = 1 ]; then
+		timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs
+		timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs
+	else
+		timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs
+		timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs
+	fi
+	printf 'fetch    %6.2f s   redis-cli --rdb %6.2f s   ratio %s   (round %d)\n' "$fetch" "$cli_rdb" "$(ratio "$fetch" "$cli_rdb")" "$round"
+done
 
 start restore-dst; d1=$port
 timed "$rk" restore "$work/fetched.rdb" --to "redis://127.0.0.1:$d1"; restore=$secs
