@@ -172,8 +172,8 @@ type Loader struct {
 	base    *redis.Options
 	nodesMu sync.Mutex
 	clients map[string]*nodeConns // by address
-	slots   *slotMap                 // nil for a standalone destination
-	nodes   map[string]*node         // by address: worker queues
+	slots   *slotMap              // nil for a standalone destination
+	nodes   map[string]*node      // by address: worker queues
 
 	sem     *bytesem.Sem
 	track   tracker
