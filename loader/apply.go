@@ -278,6 +278,17 @@ func newUnit(op *Op, cmds []*Command, tx bool, slot int, addr string) *unit {
 
 // slotOf returns the slot of the keys of c on a cluster, -1 for a keyless
 // command, -2 when it cannot be sent (its Err says why).
+// SlotOf returns the slot of the keys of c on a cluster, -1 for a
+// keyless command (sent to every master), -2 when it cannot be sent
+// (keys in several slots, a database other than 0), its Err then saying
+// why. On a standalone destination it returns 0.
+func (a *Applier) SlotOf(c *Command) int {
+	if a.l.slots == nil {
+		return 0
+	}
+	return a.slotOf(c)
+}
+
 func (a *Applier) slotOf(c *Command) int {
 	if db := a.l.cmdDB(c); db != 0 {
 		c.Err = fmt.Errorf("not sent: a Redis Cluster has only database 0 (command of database %d; use --db-map %d=0)", c.DB, c.DB)

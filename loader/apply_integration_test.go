@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rdbkit/rdbkit/internal/redistest"
+	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -110,15 +111,21 @@ func TestApplierApply(t *testing.T) {
 	}
 }
 
-func TestApplierCluster(t *testing.T) {
+// clusterApplier starts a 3-master cluster and returns an Applier into
+// it, closed when the test ends.
+func clusterApplier(t *testing.T) (*redistest.Cluster, *Applier) {
 	cl := redistest.StartCluster(t, 3)
-	ctx := context.Background()
-	l, err := New(ctx, Options{Redis: &redis.Options{Addr: cl.Nodes[0].Addr}})
+	l, err := New(context.Background(), Options{Redis: &redis.Options{Addr: cl.Nodes[0].Addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	a := l.Applier()
+	t.Cleanup(func() { l.Close() })
+	return cl, l.Applier()
+}
+
+func TestApplierCluster(t *testing.T) {
+	cl, a := clusterApplier(t)
+	ctx := context.Background()
 	cmd := func(s ...string) *Command {
 		c := &Command{Args: bargs(s...)}
 		keys, _, err := a.Keys(ctx, c.Args)
@@ -224,10 +231,56 @@ func TestApplierApplyMarked(t *testing.T) {
 	if v := c2.Get(ctx, "rdbkit:mark").Val(); v != "two" {
 		t.Errorf("mark in database 2: %q", v)
 	}
-	if err := a.DeleteMark(ctx, mark); err != nil {
+	if err := a.DeleteMarks(ctx, []Mark{mark}); err != nil {
 		t.Fatal(err)
 	}
 	if n := c2.Exists(ctx, "rdbkit:mark").Val(); n != 0 {
 		t.Error("the mark is still there")
+	}
+}
+
+// TestApplierSlotMarks applies transactions with per-slot marks on a
+// cluster: each runs on its slot's node with its mark, and the marks can
+// be read and deleted.
+func TestApplierSlotMarks(t *testing.T) {
+	cl, a := clusterApplier(t)
+	ctx := context.Background()
+	var txs []*MarkedTx
+	var marks []Mark
+	for _, key := range []string{"a", "b", "c", "d"} {
+		slot := rewrite.Slot([]byte(key))
+		c := &Command{Args: bargs("INCR", key), Keys: bargs(key)}
+		if a.SlotOf(c) != slot {
+			t.Fatalf("SlotOf(%s) = %d, want %d", key, a.SlotOf(c), slot)
+		}
+		m := SlotMark("mark:", slot)
+		if rewrite.Slot([]byte(m.Key)) != slot {
+			t.Fatalf("mark %s is not in slot %d", m.Key, slot)
+		}
+		txs, marks = append(txs, &MarkedTx{Mark: m, Value: "v1", Cmds: []*Command{c}}), append(marks, m)
+	}
+	txs[1].Done = true // ran before: not sent
+	if err := a.ApplyMarkedTxs(ctx, txs); err != nil {
+		t.Fatal(err)
+	}
+	cc := cl.Client(t)
+	for i, tx := range txs {
+		v, err := a.ReadMark(ctx, tx.Mark)
+		n, _ := cc.Get(ctx, string(tx.Cmds[0].Args[1])).Int()
+		want, wantMark := 1, "v1"
+		if i == 1 {
+			want, wantMark = 0, ""
+		}
+		if err != nil || v != wantMark || n != want || !tx.Done || tx.Prev != "" {
+			t.Errorf("tx %d: mark %q (%v), value %d, done %v, prev %q", i, v, err, n, tx.Done, tx.Prev)
+		}
+	}
+	if err := a.DeleteMarks(ctx, marks); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range marks {
+		if v, err := a.ReadMark(ctx, m); err != nil || v != "" {
+			t.Errorf("mark %s after DeleteMarks: %q, %v", m.Key, v, err)
+		}
 	}
 }

@@ -4,95 +4,151 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/rdbkit/rdbkit/internal/rewrite"
 )
 
-// A Mark is a key of a standalone destination that [Applier.ApplyMarked]
-// sets in the same transaction as a batch of commands. When the
-// connection is lost with the transaction in flight (ErrInDoubt), the
-// mark's value read afterwards ([Applier.ReadMark]) tells whether the
-// batch ran, whole, or not at all: so a batch is applied exactly once
-// even across a restart of the destination, as long as the destination
-// keeps what it acknowledged.
+// A Mark is a key of the destination that [Applier.ApplyMarked] sets in
+// the same transaction as a batch of commands. When the connection is
+// lost with the transaction in flight (ErrInDoubt), the mark's value read
+// afterwards ([Applier.ReadMark]) tells whether the batch ran, whole, or
+// not at all: so a batch is applied exactly once even across a restart of
+// the destination, as long as the destination keeps what it acknowledged.
+// On a cluster, a transaction holds the commands of one slot, and its
+// mark must be in that slot ([SlotMark]).
 type Mark struct {
 	DB  int    // the destination's database (DBMap does not apply)
 	Key string // the key
 }
 
-// ErrMarkNeedsStandalone is the error of ApplyMarked on a cluster.
-var ErrMarkNeedsStandalone = errors.New("loader: marked batches need a standalone destination")
+// SlotMark returns the mark of slot on a cluster: prefix followed by a
+// hash tag of the slot.
+func SlotMark(prefix string, slot int) Mark {
+	return Mark{Key: prefix + "{" + rewrite.SlotTag(slot) + "}"}
+}
 
-// ApplyMarked applies ops as one transaction on a standalone destination:
-// MULTI, every command of ops in order (the commands of a transaction op
-// among them), SET mark.Key value GET, EXEC. Either they all run or none
-// does. It returns the mark's value before ("" when it did not exist), by
-// which the caller sees a destination that lost earlier batches.
+// A MarkedTx is a transaction of [Applier.ApplyMarkedTxs]: commands, then
+// SET Mark.Key Value GET.
+type MarkedTx struct {
+	Mark  Mark
+	Value string
+	Cmds  []*Command
+	// Done is set once the transaction ran (or by the caller, once it
+	// found the mark set to Value after ErrInDoubt); Prev is then the
+	// mark's value before it ("" when it did not exist).
+	Done bool
+	Prev string
+}
+
+// ApplyMarked applies ops as one transaction that sets mark to value, on
+// a standalone destination, and returns the mark's value before. See
+// ApplyMarkedTxs.
+func (a *Applier) ApplyMarked(ctx context.Context, ops []*Op, mark Mark, value string) (prev string, err error) {
+	tx := &MarkedTx{Mark: mark, Value: value}
+	for _, op := range ops {
+		tx.Cmds = append(tx.Cmds, op.Cmds...)
+	}
+	err = a.ApplyMarkedTxs(ctx, []*MarkedTx{tx})
+	return tx.Prev, err
+}
+
+// ApplyMarkedTxs applies the transactions of txs that are not Done, each
+// as MULTI, its commands in order (the commands of a transaction op among
+// them), SET of its mark GET, EXEC: either they all run or none does. On
+// a cluster, the commands and the mark of a transaction must be in one
+// slot. The mark's value before, which the caller compares with the value
+// it last set, shows a destination that lost earlier batches.
+//
 // Commands the destination refuses when queued (an unknown command, a
 // wrong number of arguments: EXECABORT) keep their error, and the others
 // are sent again as a new transaction. Errors are as Apply's; after
-// ErrInDoubt, ReadMark says whether the transaction ran.
-func (a *Applier) ApplyMarked(ctx context.Context, ops []*Op, mark Mark, value string) (prev string, err error) {
-	if a.l.slots != nil {
-		return "", ErrMarkNeedsStandalone
-	}
-	set := &Command{Args: [][]byte{[]byte("SET"), []byte(mark.Key), []byte(value), []byte("GET")}, mark: true, markDB: mark.DB}
-	var cmds []*Command
-	for _, op := range ops {
-		cmds = append(cmds, op.Cmds...)
-	}
+// ErrInDoubt, ReadMark says whether each transaction not Done ran.
+func (a *Applier) ApplyMarkedTxs(ctx context.Context, txs []*MarkedTx) error {
 	for {
-		tx := &Op{Tx: true, Cmds: append(cmds, set)}
-		if err := a.Apply(ctx, []*Op{tx}); err != nil {
-			return "", err
+		var ops []*Op
+		var todo []*MarkedTx
+		var sets []*Command
+		for _, tx := range txs {
+			if tx.Done {
+				continue
+			}
+			set := markCommand(tx.Mark, "SET", tx.Value, "GET")
+			ops = append(ops, &Op{Tx: true, Cmds: append(slices.Clip(tx.Cmds), set)})
+			todo, sets = append(todo, tx), append(sets, set)
 		}
-		if set.Err == nil {
-			prev, _ := set.Reply.(string)
-			return prev, nil
+		if len(ops) == 0 {
+			return nil
 		}
-		// The transaction did not run. Leave out the commands that were
-		// refused when queued, and try the others again.
-		var rest []*Command
-		for _, c := range cmds {
-			var ee *execError
-			if c.Err == nil || errors.As(c.Err, &ee) {
-				rest = append(rest, c)
+		err := a.Apply(ctx, ops)
+		for i, tx := range todo {
+			if sets[i].Err == nil { // its EXEC reply came, even if others did not
+				tx.Done = true
+				tx.Prev, _ = sets[i].Reply.(string)
 			}
 		}
-		if len(rest) == len(cmds) {
-			return "", fmt.Errorf("loader: SET of the mark %q: %w", mark.Key, set.Err)
+		if err != nil {
+			return err
 		}
-		cmds = rest
+		for i, tx := range todo {
+			set := sets[i]
+			if tx.Done {
+				continue
+			}
+			// The transaction did not run. Leave out the commands that
+			// were refused when queued, and try the others again.
+			var rest []*Command
+			for _, c := range tx.Cmds {
+				var ee *execError
+				if c.Err == nil || errors.As(c.Err, &ee) {
+					rest = append(rest, c)
+				}
+			}
+			if len(rest) == len(tx.Cmds) {
+				return fmt.Errorf("loader: SET of the mark %q: %w", tx.Mark.Key, set.Err)
+			}
+			tx.Cmds = rest
+		}
 	}
+}
+
+// markCommand returns a command on mark's key, in mark's database.
+func markCommand(mark Mark, name string, args ...string) *Command {
+	c := &Command{Args: [][]byte{[]byte(name), []byte(mark.Key)}, Keys: [][]byte{[]byte(mark.Key)}, mark: true, markDB: mark.DB}
+	for _, a := range args {
+		c.Args = append(c.Args, []byte(a))
+	}
+	return c
 }
 
 // ReadMark returns the value of the mark, "" when it does not exist.
-// Transport errors are returned as they are: the caller decides how long
-// to wait for the destination.
+// Transport errors are returned as they are (wrapped in ErrInDoubt): the
+// caller decides how long to wait for the destination.
 func (a *Applier) ReadMark(ctx context.Context, mark Mark) (string, error) {
-	if a.l.slots != nil {
-		return "", ErrMarkNeedsStandalone
+	get := markCommand(mark, "GET")
+	if err := a.Apply(ctx, []*Op{{Cmds: []*Command{get}}}); err != nil {
+		return "", err
 	}
-	c := a.l.client(a.l.masters()[0])
-	pipe := c.Pipeline()
-	pipe.Select(ctx, mark.DB)
-	get := pipe.Get(ctx, mark.Key)
-	_, _ = pipe.Exec(ctx)
-	v, err := get.Result()
-	if err == redis.Nil {
-		return "", nil
+	if get.Err != nil {
+		return "", get.Err
 	}
-	return v, err
+	v, _ := get.Reply.(string)
+	return v, nil
 }
 
-// DeleteMark deletes the mark.
-func (a *Applier) DeleteMark(ctx context.Context, mark Mark) error {
-	if a.l.slots != nil {
-		return ErrMarkNeedsStandalone
+// DeleteMarks deletes marks.
+func (a *Applier) DeleteMarks(ctx context.Context, marks []Mark) error {
+	ops := make([]*Op, len(marks))
+	for i, m := range marks {
+		ops[i] = &Op{Cmds: []*Command{markCommand(m, "DEL")}}
 	}
-	del := &Command{Args: [][]byte{[]byte("DEL"), []byte(mark.Key)}, mark: true, markDB: mark.DB}
-	if err := a.Apply(ctx, []*Op{{Cmds: []*Command{del}}}); err != nil {
+	if err := a.Apply(ctx, ops); err != nil {
 		return err
 	}
-	return del.Err
+	for _, op := range ops {
+		if err := op.Cmds[0].Err; err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -93,7 +93,7 @@ func syncCommand() *cli.Command {
 			metricsFlag(),
 			&cli.DurationFlag{Name: "ttl-margin", Value: defaultTTLMargin, Usage: "hold keys expiring within `DURATION` until sync ends (0: never)"},
 			&cli.DurationFlag{Name: "reconnect-for", Value: defaultReconnectFor, Usage: "give up after the source (or the destination) has been unreachable for `DURATION`"},
-			&cli.BoolFlag{Name: "no-position-mark", Usage: "keep no position key (" + markPrefix + "HOST:PORT) on a standalone destination; a lost connection with commands in flight then stops sync"},
+			&cli.BoolFlag{Name: "no-position-mark", Usage: "keep no position key (" + markPrefix + "HOST:PORT, one per slot on a cluster) on the destination; a lost connection with commands in flight then stops sync"},
 		}, writeFlags(true, map[string]string{
 			"replace":       "overwrite existing keys (and function libraries) of the snapshot",
 			"skip-existing": "leave existing keys of the snapshot alone and count them as skipped",
@@ -189,7 +189,7 @@ type syncRun struct {
 	phase    atomic.Int32
 	ready    atomic.Bool // the destination holds a whole snapshot: the stream can be applied
 	keep     *keepAlive
-	mark     *syncMark // nil on a cluster destination or with --no-position-mark
+	mark     *syncMark // nil with --no-position-mark
 	cp       *syncCheckpoint
 	counters syncCounters
 	lag      lagState
@@ -258,8 +258,8 @@ func (run *syncRun) execute(ctx context.Context) (*syncReport, error) {
 		l.Close()
 		return nil, usagef(name, "%s is a Redis Cluster, which has only database 0: use --db-map N=0", run.dest)
 	}
-	if !l.IsCluster() && !opts.noMark {
-		run.mark = &syncMark{key: loader.Mark{DB: 0, Key: markPrefix + run.ep.Addr}}
+	if !opts.noMark {
+		run.mark = newSyncMark(run.ep.Addr, l.IsCluster())
 	}
 	run.setLoader(l)
 	info := l.Info()

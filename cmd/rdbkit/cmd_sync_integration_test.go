@@ -640,25 +640,39 @@ func TestSyncKeepAlive(t *testing.T) {
 	}
 }
 
-// TestSyncCluster syncs into a Redis Cluster under load: commands routed
-// by slot; a command over several slots is reported.
-func TestSyncCluster(t *testing.T) {
-	src := startSyncSource(t)
-	cl := redistest.StartCluster(t, 3)
+// syncIntoCluster starts a populated source under load (seeded with
+// seed) and a 3-master Cluster, and a sync --until-synced from the one
+// into the other; it returns once the stream is applied, before which
+// beforeStream (if not nil) ran on the source. Closing stop ends the
+// load; wait then returns the number of commands it sent.
+func syncIntoCluster(t *testing.T, seed int64, beforeStream func(*redis.Client)) (src *redistest.Server, cl *redistest.Cluster, stop chan struct{}, wait func() int64, ch <-chan syncResult) {
+	src = startSyncSource(t)
+	cl = redistest.StartCluster(t, 3)
 	syncPopulate(t, src.Addr, true)
-	stop := make(chan struct{})
-	wait := syncLoad(t, src.Addr, true, 4, stop)
+	stop = make(chan struct{})
+	wait = syncLoad(t, src.Addr, true, seed, stop)
 	streaming := make(chan struct{})
 	sc := src.Client(t)
-	ctx := context.Background()
-	ch := startSync(ctx, t, syncOptions{
+	ch = startSync(context.Background(), t, syncOptions{
 		from: syncURL(src.Addr), dest: destOptions{url: syncURL(cl.Nodes[0].Addr)}, untilSynced: true,
 		beforeStream: func() {
-			sc.MSet(ctx, "cross:a", "1", "cross:b", "2") // two slots
+			if beforeStream != nil {
+				beforeStream(sc)
+			}
 			close(streaming)
 		},
 	})
 	<-streaming
+	return src, cl, stop, wait, ch
+}
+
+// TestSyncCluster syncs into a Redis Cluster under load: commands routed
+// by slot; a command over several slots is reported.
+func TestSyncCluster(t *testing.T) {
+	ctx := context.Background()
+	src, cl, stop, wait, ch := syncIntoCluster(t, 4, func(sc *redis.Client) {
+		sc.MSet(ctx, "cross:a", "1", "cross:b", "2") // two slots
+	})
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
 	wait()
@@ -684,6 +698,42 @@ func TestSyncCluster(t *testing.T) {
 	}
 	if missing != 2 {
 		t.Errorf("%d keys missing, want the 2 keys of the cross-slot MSET", missing)
+	}
+}
+
+// TestSyncClusterInDoubt kills sync's connections to every node of a
+// Cluster destination again and again while the stream is applied under
+// load: the per-slot position marks tell which transactions ran, none is
+// applied twice (the load has INCRs and LPUSHes), and the sides end up
+// equal, with no mark left behind.
+func TestSyncClusterInDoubt(t *testing.T) {
+	ctx := context.Background()
+	src, cl, stop, wait, ch := syncIntoCluster(t, 5, nil)
+	for range 6 {
+		time.Sleep(250 * time.Millisecond)
+		for _, n := range cl.Nodes {
+			c := redis.NewClient(&redis.Options{Addr: n.Addr})
+			c.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes")
+			c.Close()
+		}
+	}
+	time.Sleep(250 * time.Millisecond)
+	close(stop)
+	t.Logf("%d commands sent by the load", wait())
+	res := waitSync(t, ch, 90*time.Second)
+	if res.err != nil || !res.rep.OK {
+		t.Fatalf("sync: %v\n%s\n%s", res.err, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "the destination is back") {
+		t.Errorf("no batch was in doubt: the kills were not seen\n%s", res.stderr)
+	}
+	t.Logf("%d batches in doubt", strings.Count(res.stderr, "waiting for it to tell"))
+	assertEqual(t, src.Addr, cl.Nodes[0].Addr, true)
+	for _, n := range cl.Nodes {
+		keys, _, err := n.Client(t).Scan(ctx, 0, markPrefix+"*", 100000).Result()
+		if err != nil || len(keys) != 0 {
+			t.Errorf("%s: position marks left: %q, %v", n.Addr, keys, err)
+		}
 	}
 }
 
