@@ -20,6 +20,7 @@ import (
 
 	"github.com/rdbkit/rdbkit/internal/compare"
 	"github.com/rdbkit/rdbkit/internal/redistest"
+	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/rdbkit/rdbkit/source"
 	"github.com/redis/go-redis/v9"
 )
@@ -643,11 +644,12 @@ func TestSyncKeepAlive(t *testing.T) {
 // syncIntoCluster starts a populated source under load (seeded with
 // seed) and a 3-master Cluster, and a sync --until-synced from the one
 // into the other; it returns once the stream is applied, before which
-// beforeStream (if not nil) ran on the source. Closing stop ends the
+// beforeStream (if not nil) ran on the source; opts are the Cluster's
+// (its nodes have no persistence). Closing stop ends the
 // load; wait then returns the number of commands it sent.
-func syncIntoCluster(t *testing.T, seed int64, beforeStream func(*redis.Client)) (src *redistest.Server, cl *redistest.Cluster, stop chan struct{}, wait func() int64, ch <-chan syncResult) {
+func syncIntoCluster(t *testing.T, seed int64, beforeStream func(*redis.Client), opts ...redistest.Option) (src *redistest.Server, cl *redistest.Cluster, stop chan struct{}, wait func() int64, ch <-chan syncResult) {
 	src = startSyncSource(t)
-	cl = redistest.StartCluster(t, 3)
+	cl = redistest.StartCluster(t, 3, opts...)
 	syncPopulate(t, src.Addr, true)
 	stop = make(chan struct{})
 	wait = syncLoad(t, src.Addr, true, seed, stop)
@@ -732,6 +734,44 @@ func TestSyncClusterInDoubt(t *testing.T) {
 	for _, n := range cl.Nodes {
 		keys, _, err := n.Client(t).Scan(ctx, 0, markPrefix+"*", 100000).Result()
 		if err != nil || len(keys) != 0 {
+			t.Errorf("%s: position marks left: %q, %v", n.Addr, keys, err)
+		}
+	}
+}
+
+// TestSyncClusterFailover fails a master of the Cluster destination over
+// to its replica (CLUSTER FAILOVER, which loses no acknowledged write)
+// while the stream is applied under load: sync follows the slots to the
+// new master, and the sides end up equal.
+func TestSyncClusterFailover(t *testing.T) {
+	ctx := context.Background()
+	src, cl, stop, wait, ch := syncIntoCluster(t, 6, nil, redistest.WithReplicas(1))
+	slot := rewrite.Slot([]byte(syncKey("s", 7)))
+	master, err := cl.Master(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := cl.Replicas(master)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("replicas of %s: %d, %v", master.Addr, len(reps), err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cl.Failover(reps[0], ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	t.Logf("%d commands sent by the load", wait())
+	res := waitSync(t, ch, 90*time.Second)
+	if res.err != nil || !res.rep.OK {
+		t.Fatalf("sync: %v\n%s\n%s", res.err, res.stdout, res.stderr)
+	}
+	if m, err := cl.Master(slot); err != nil || m != reps[0] {
+		t.Fatalf("slot %d served by %v (%v), want the promoted replica %s", slot, m, err, reps[0].Addr)
+	}
+	assertEqual(t, src.Addr, reps[0].Addr, true)
+	for _, n := range cl.Nodes {
+		if keys, _, err := n.Client(t).Scan(ctx, 0, markPrefix+"*", 100000).Result(); err != nil || len(keys) != 0 {
 			t.Errorf("%s: position marks left: %q, %v", n.Addr, keys, err)
 		}
 	}
