@@ -703,6 +703,19 @@ func TestSyncCluster(t *testing.T) {
 	}
 }
 
+// stopLoadAndSync ends the load, waits for the sync (--until-synced) to
+// end, and fails the test unless it succeeded.
+func stopLoadAndSync(t *testing.T, stop chan struct{}, wait func() int64, ch <-chan syncResult) syncResult {
+	t.Helper()
+	close(stop)
+	t.Logf("%d commands sent by the load", wait())
+	res := waitSync(t, ch, 90*time.Second)
+	if res.err != nil || !res.rep.OK {
+		t.Fatalf("sync: %v\n%s\n%s", res.err, res.stdout, res.stderr)
+	}
+	return res
+}
+
 // TestSyncClusterInDoubt kills sync's connections to every node of a
 // Cluster destination again and again while the stream is applied under
 // load: the per-slot position marks tell which transactions ran, none is
@@ -720,12 +733,7 @@ func TestSyncClusterInDoubt(t *testing.T) {
 		}
 	}
 	time.Sleep(250 * time.Millisecond)
-	close(stop)
-	t.Logf("%d commands sent by the load", wait())
-	res := waitSync(t, ch, 90*time.Second)
-	if res.err != nil || !res.rep.OK {
-		t.Fatalf("sync: %v\n%s\n%s", res.err, res.stdout, res.stderr)
-	}
+	res := stopLoadAndSync(t, stop, wait, ch)
 	if !strings.Contains(res.stderr, "the destination is back") {
 		t.Errorf("no batch was in doubt: the kills were not seen\n%s", res.stderr)
 	}
@@ -760,12 +768,7 @@ func TestSyncClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	t.Logf("%d commands sent by the load", wait())
-	res := waitSync(t, ch, 90*time.Second)
-	if res.err != nil || !res.rep.OK {
-		t.Fatalf("sync: %v\n%s\n%s", res.err, res.stdout, res.stderr)
-	}
+	stopLoadAndSync(t, stop, wait, ch)
 	if m, err := cl.Master(slot); err != nil || m != reps[0] {
 		t.Fatalf("slot %d served by %v (%v), want the promoted replica %s", slot, m, err, reps[0].Addr)
 	}
@@ -910,12 +913,7 @@ func TestSyncDestinationRestart(t *testing.T) {
 			dst.Restart(t)
 		}
 		time.Sleep(500 * time.Millisecond)
-		close(stop)
-		t.Logf("%d commands sent by the load", wait())
-		res := waitSync(t, ch, 90*time.Second)
-		if res.err != nil || !res.rep.OK {
-			t.Fatalf("sync: %v\n%s", res.err, res.stdout)
-		}
+		res := stopLoadAndSync(t, stop, wait, ch)
 		if !strings.Contains(res.stderr, "the destination is back") {
 			t.Errorf("no batch was in doubt: the restarts were not seen\n%s", res.stderr)
 		}
