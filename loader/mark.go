@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rdbkit/rdbkit/internal/rewrite"
+	"github.com/redis/go-redis/v9"
 )
 
 // A Mark is a key of the destination that [Applier.ApplyMarked] sets in
@@ -151,4 +153,50 @@ func (a *Applier) DeleteMarks(ctx context.Context, marks []Mark) error {
 		}
 	}
 	return nil
+}
+
+// ReadMarks returns the marks whose keys start with prefix, by key: on a
+// cluster, those of every master (SCAN MATCH in database 0, where slot
+// marks are).
+func (a *Applier) ReadMarks(ctx context.Context, prefix string) (map[string]string, error) {
+	var marks []Mark
+	for _, addr := range a.l.masters() {
+		iter := a.l.client(addr).Scan(ctx, 0, globEscape(prefix)+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			marks = append(marks, Mark{Key: iter.Val()})
+		}
+		if err := iter.Err(); err != nil {
+			return nil, fmt.Errorf("loader: %s: SCAN for the marks %s*: %w", addr, prefix, err)
+		}
+	}
+	ops := make([]*Op, len(marks))
+	for i, m := range marks {
+		ops[i] = &Op{Cmds: []*Command{markCommand(m, "GET")}}
+	}
+	if err := a.Apply(ctx, ops); err != nil {
+		return nil, err
+	}
+	values := make(map[string]string, len(marks))
+	for i, op := range ops {
+		get := op.Cmds[0]
+		if get.Err != nil && get.Err != redis.Nil {
+			return nil, fmt.Errorf("loader: GET %s: %w", marks[i].Key, get.Err)
+		}
+		if v, ok := get.Reply.(string); ok {
+			values[marks[i].Key] = v
+		}
+	}
+	return values, nil
+}
+
+// globEscape escapes the characters special to SCAN MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -34,13 +34,16 @@ type syncOptions struct {
 	// For tests: the progress period (0: 250 ms on a terminal, 5 s
 	// otherwise), how long the destination must stay caught up before
 	// --until-synced ends (0: defaultSettle), a hook called once the snapshot is
-	// loaded and before the stream is applied, and the replication
-	// options.
+	// loaded and before the stream is applied, the replication options,
+	// and a way to stop as if killed.
 	progressEvery time.Duration
 	settle        time.Duration
 	beforeStream  func()
 	afterKey      func(keys int64) // after each key of a snapshot given to the loader
 	sourceOpts    source.Options
+	// abandon stops as a killed process would: no final checkpoint (the
+	// last one saved every second stays), marks and kept-alive TTLs left.
+	abandon bool
 }
 
 // Defaults of sync.
@@ -270,11 +273,16 @@ func (run *syncRun) execute(ctx context.Context) (*syncReport, error) {
 	run.logf("%s -> %s (%s %s, %s, %s)", run.src, run.dest, info.Server, info.Version, l.Target(), topo)
 	stopProgress := run.startProgress()
 	runErr := run.loop(ctx)
-	run.settleAtStop(runErr)
-	run.dropMark()
+	if !run.opts.abandon {
+		run.settleAtStop(runErr)
+		run.dropMark()
+	}
 	run.phase.Store(phaseStopped)
 	stopProgress()
 	st, fatal := run.closeLoader()
+	if run.opts.abandon {
+		return run.report(&st, firstErr(runErr, fatal)), errors.New("sync: abandoned (a test's kill)")
+	}
 	if err := run.saveCheckpoint(); err != nil {
 		run.logf("%v", err)
 	}
@@ -430,6 +438,13 @@ func (run *syncRun) replaceLoader(ctx context.Context) error {
 	run.lmu.Unlock()
 	run.setLoader(l)
 	return nil
+}
+
+// applier returns the Applier of the current loader.
+func (run *syncRun) applier() *loader.Applier {
+	run.lmu.Lock()
+	defer run.lmu.Unlock()
+	return run.ap
 }
 
 // addStats adds the counters of b to a.

@@ -526,14 +526,7 @@ func TestSyncResume(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("stopped sync: %v\n%s", res.err, res.stdout)
 	}
-	b, err := os.ReadFile(cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pos syncPosition
-	if err := json.Unmarshal(b, &pos); err != nil {
-		t.Fatal(err)
-	}
+	pos, b := readPosition(t, cp)
 	if pos.Phase != "stream" || pos.ReplID != res.rep.Stream.ReplID || pos.Applied != res.rep.Stream.Applied || pos.Applied <= 0 {
 		t.Fatalf("checkpoint %s\nreport %s", b, res.stdout)
 	}
@@ -777,6 +770,80 @@ func TestSyncClusterFailover(t *testing.T) {
 		if keys, _, err := n.Client(t).Scan(ctx, 0, markPrefix+"*", 100000).Result(); err != nil || len(keys) != 0 {
 			t.Errorf("%s: position marks left: %q, %v", n.Addr, keys, err)
 		}
+	}
+}
+
+// readPosition reads the checkpoint file cp, and returns it parsed and
+// as it is.
+func readPosition(t *testing.T, cp string) (syncPosition, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pos syncPosition
+	if err := json.Unmarshal(b, &pos); err != nil {
+		t.Fatal(err)
+	}
+	return pos, b
+}
+
+// TestSyncKilledResume stops a sync under load as if it were killed (no
+// final checkpoint: the last one, saved every second, is behind what the
+// destination applied; the position marks stay) and resumes it: the marks
+// tell which commands past the checkpoint were applied, none is applied
+// twice (the load has INCRs and LPUSHes), and the sides end up equal.
+func TestSyncKilledResume(t *testing.T) {
+	for _, cluster := range []bool{false, true} {
+		t.Run(map[bool]string{false: "standalone", true: "cluster"}[cluster], func(t *testing.T) {
+			src := startSyncSource(t)
+			dst, nodes := "", []*redistest.Server(nil)
+			if cluster {
+				cl := redistest.StartCluster(t, 3)
+				dst, nodes = cl.Nodes[0].Addr, cl.Nodes
+			} else {
+				s := redistest.Start(t)
+				dst, nodes = s.Addr, []*redistest.Server{s}
+			}
+			syncPopulate(t, src.Addr, cluster)
+			stop := make(chan struct{})
+			wait := syncLoad(t, src.Addr, cluster, 7, stop)
+			cp := filepath.Join(t.TempDir(), "sync.checkpoint")
+			ctx, kill := context.WithCancel(context.Background())
+			streaming := make(chan struct{})
+			opts := syncOptions{from: syncURL(src.Addr), dest: destOptions{url: syncURL(dst)}, checkpoint: cp,
+				ttlMargin: time.Millisecond, abandon: true, beforeStream: func() { close(streaming) }}
+			ch := startSync(ctx, t, opts)
+			<-streaming
+			time.Sleep(1500 * time.Millisecond)
+			kill()
+			killed := waitSync(t, ch, 20*time.Second)
+			pos, _ := readPosition(t, cp)
+			if pos.Applied >= killed.rep.Stream.Applied {
+				t.Fatalf("the checkpoint (%d) is not behind the killed run (%d): nothing to test", pos.Applied, killed.rep.Stream.Applied)
+			}
+			marks := 0
+			for _, n := range nodes {
+				keys, _, _ := n.Client(t).Scan(context.Background(), 0, markPrefix+"*", 100000).Result()
+				marks += len(keys)
+			}
+			if marks == 0 {
+				t.Fatal("no position mark left by the killed run")
+			}
+			opts.resume, opts.untilSynced, opts.abandon, opts.beforeStream = true, true, false, nil
+			ch = startSync(context.Background(), t, opts)
+			time.Sleep(500 * time.Millisecond)
+			res := stopLoadAndSync(t, stop, wait, ch)
+			if !strings.Contains(res.stderr, "past the checkpoint") {
+				t.Errorf("the resumed run did not use the marks\n%s", res.stderr)
+			}
+			assertEqual(t, src.Addr, dst, cluster)
+			for _, n := range nodes {
+				if keys, _, err := n.Client(t).Scan(context.Background(), 0, markPrefix+"*", 100000).Result(); err != nil || len(keys) != 0 {
+					t.Errorf("%s: position marks left: %q, %v", n.Addr, keys, err)
+				}
+			}
+		})
 	}
 }
 

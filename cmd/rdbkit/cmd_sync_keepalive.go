@@ -303,9 +303,7 @@ const settleBatch = 1000
 // settleKeys settles due: PEXPIRETIME of each, then, with expire,
 // PEXPIREAT of those still at their placeholder.
 func (run *syncRun) settleKeys(ctx context.Context, due []*keptKey, expire bool) error {
-	run.lmu.Lock()
-	ap := run.ap
-	run.lmu.Unlock()
+	ap := run.applier()
 	var spec *loader.CommandSpec
 	err := run.untilReachable(ctx, func() (err error) {
 		spec, err = ap.Spec(ctx, [][]byte{[]byte("PEXPIRETIME")})

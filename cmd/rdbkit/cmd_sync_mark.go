@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/rewrite"
 	"github.com/rdbkit/rdbkit/loader"
 	"github.com/redis/go-redis/v9"
 )
@@ -41,6 +42,25 @@ type syncMark struct {
 	key     loader.Mark       // standalone: the mark
 	cluster bool              // one mark per slot, named after key.Key
 	last    map[string]string // by key: the last value set or read ("" until then)
+	// On a cluster after --resume: the slots whose marks (left by a
+	// killed run) are past the checkpoint, with their offsets. A command
+	// of such a slot at or before its offset was applied.
+	ahead    map[int]int64
+	aheadMax int64
+}
+
+// applied reports whether the command c of the stream, which ends at
+// offset, was applied by a killed run before this one resumed (see ahead).
+func (m *syncMark) applied(ap *loader.Applier, c *loader.Command, offset int64) bool {
+	if m == nil || len(m.ahead) == 0 {
+		return false
+	}
+	if offset > m.aheadMax {
+		m.ahead = nil // the stream is past every mark
+		return false
+	}
+	slot := ap.SlotOf(c)
+	return slot >= 0 && offset <= m.ahead[slot]
 }
 
 func newSyncMark(addr string, cluster bool) *syncMark {
@@ -148,9 +168,7 @@ func (run *syncRun) markedTxs(ap *loader.Applier, ops []*loader.Op, value string
 // for the destination, reads their marks and sends again only those that
 // did not run.
 func (run *syncRun) applyMarked(ctx context.Context, ops []*loader.Op, value string) error {
-	run.lmu.Lock()
-	ap := run.ap
-	run.lmu.Unlock()
+	ap := run.applier()
 	steps, keyless := run.markedTxs(ap, ops, value)
 	for i, txs := range steps {
 		if keyless[i] != nil {
@@ -252,15 +270,15 @@ func (run *syncRun) untilReachable(ctx context.Context, f func() error) error {
 // destination. A run that stopped cleanly deleted its mark, its final
 // checkpoint being exact; a mark left behind is of a run that was killed,
 // and is ahead of its checkpoint (saved every second) or equal to it.
-// Behind it, the destination lost acknowledged writes. (A cluster's marks
-// are per slot, and not read on resume.)
+// Behind it, the destination lost acknowledged writes.
 func (run *syncRun) resumeFromMark(ctx context.Context, pos *syncPosition) error {
-	if run.mark == nil || run.mark.cluster {
+	if run.mark == nil {
 		return nil
 	}
-	run.lmu.Lock()
-	ap := run.ap
-	run.lmu.Unlock()
+	ap := run.applier()
+	if run.mark.cluster {
+		return run.resumeFromSlotMarks(ctx, ap, pos)
+	}
 	v, err := run.waitMark(ctx, ap, run.mark.key)
 	if err != nil || v == "" {
 		return err
@@ -278,6 +296,40 @@ func (run *syncRun) resumeFromMark(ctx context.Context, pos *syncPosition) error
 	return nil
 }
 
+// resumeFromSlotMarks reads the marks a killed run left on a cluster: a
+// slot's mark past the checkpoint means the commands of that slot up to
+// its offset were applied, and are not sent again (see syncMark.applied).
+// A slot's mark may be behind the checkpoint (no later batch touched the
+// slot); one of another replication ID is of another sync.
+func (run *syncRun) resumeFromSlotMarks(ctx context.Context, ap *loader.Applier, pos *syncPosition) error {
+	var marks map[string]string
+	err := run.untilReachable(ctx, func() (err error) {
+		marks, err = ap.ReadMarks(ctx, run.mark.key.Key)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for key, v := range marks {
+		replID, offset, _, ok := parseMark(v)
+		if !ok || replID != pos.ReplID {
+			return fmt.Errorf("sync: %s: %w (its mark %s is %q, the checkpoint's replication ID is %s)", run.dest, errDestinationLost, key, v, pos.ReplID)
+		}
+		run.mark.last[key] = v
+		if offset > pos.Applied {
+			if run.mark.ahead == nil {
+				run.mark.ahead = map[int]int64{}
+			}
+			run.mark.ahead[rewrite.Slot([]byte(key))] = offset
+			run.mark.aheadMax = max(run.mark.aheadMax, offset)
+		}
+	}
+	if n := len(run.mark.ahead); n > 0 {
+		run.logf("the destination applied commands of %d slots past the checkpoint's offset %d (up to %d): they are not sent again", n, pos.Applied, run.mark.aheadMax)
+	}
+	return nil
+}
+
 // dropMark deletes the marks at the end of a run, once the checkpoint
 // (if any) holds the same position, so that the destination is left with
 // the source's keys only.
@@ -291,9 +343,7 @@ func (run *syncRun) dropMark() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	run.lmu.Lock()
-	ap := run.ap
-	run.lmu.Unlock()
+	ap := run.applier()
 	var marks []loader.Mark
 	for key := range run.mark.last {
 		marks = append(marks, loader.Mark{Key: key})

@@ -216,6 +216,8 @@ func (run *syncRun) applyBatch(ctx context.Context, items []streamItem) error {
 		case isCmd(*it, "exec"):
 			if tx != nil && len(tx.Cmds) > 0 {
 				b.ops = append(b.ops, tx)
+			}
+			if tx != nil {
 				b.cmds = append(b.cmds, txCmds...)
 			}
 			tx = nil
@@ -231,7 +233,14 @@ func (run *syncRun) applyBatch(ctx context.Context, items []streamItem) error {
 			pc = pendingCmd{it: it, cmd: cmd}
 			pc.kept, pc.forget = run.keep.rewrite(cmd, now)
 		}
+		// A command a killed run applied (see syncMark.applied) is counted
+		// as applied, and not sent again.
+		done := verdict == verdictApply && run.mark.applied(run.applier(), cmd, it.offset)
 		switch {
+		case done && tx != nil:
+			txCmds = append(txCmds, pc)
+		case done:
+			b.cmds = append(b.cmds, pc)
 		case verdict == verdictApply && tx != nil:
 			tx.Cmds = append(tx.Cmds, cmd)
 			txCmds = append(txCmds, pc)
@@ -260,9 +269,7 @@ func (run *syncRun) flushOps(ctx context.Context, b *batchState) error {
 	if len(b.ops) > 0 {
 		var err error
 		if run.mark == nil {
-			run.lmu.Lock()
-			ap := run.ap
-			run.lmu.Unlock()
+			ap := run.applier()
 			err = ap.Apply(ctx, b.ops)
 		}
 		for _, op := range b.ops {
@@ -574,9 +581,7 @@ func (run *syncRun) destType(ctx context.Context, db int, key []byte, b *batchSt
 		return 0, false, err
 	}
 	c := &loader.Command{DB: db, Args: [][]byte{[]byte("TYPE"), key}, Keys: [][]byte{key}}
-	run.lmu.Lock()
-	ap := run.ap
-	run.lmu.Unlock()
+	ap := run.applier()
 	if err := ap.Apply(ctx, []*loader.Op{{Cmds: []*loader.Command{c}}}); err != nil {
 		return 0, false, fmt.Errorf("sync: TYPE: %w", err)
 	}
@@ -595,9 +600,7 @@ func (run *syncRun) destType(ctx context.Context, db int, key []byte, b *batchSt
 func (run *syncRun) cmdFailed(ctx context.Context, it *streamItem, cmd *loader.Command) {
 	keys := cmd.Keys
 	if keys == nil {
-		run.lmu.Lock()
-		ap := run.ap
-		run.lmu.Unlock()
+		ap := run.applier()
 		keys, _, _ = ap.Keys(ctx, it.args)
 	}
 	class := errClass(cmd.Err)
