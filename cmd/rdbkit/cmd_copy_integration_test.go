@@ -386,6 +386,37 @@ func TestCompareFileAfterRestore(t *testing.T) {
 	}
 }
 
+// TestCompareFieldTTLs plants field TTL differences on a real server:
+// Redis 7.0 has no hash field TTLs, so a Redis 7.4 file whose hashes have
+// some, restored into it (which drops them, and says so), differs from
+// the server in exactly the hashes that had a field TTL, and compare says
+// which field. (Two servers with field TTLs that differ need Redis 7.4+:
+// that case is a unit test of internal/compare.)
+func TestCompareFieldTTLs(t *testing.T) {
+	fixture := sharedFile(t, "generated/redis-7.4/hash-fe.rdb")
+	srv := redistest.Start(t)
+	url := copyTestURL(srv.Addr)
+	if code, stdout, stderr := runCLI(t, "restore", fixture, "--to", url); code != exitOK || !strings.Contains(stdout, "field TTLs dropped") {
+		t.Fatalf("restore: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ := runCLI(t, "compare", fixture, "--to", url, "--both-ways", "--json")
+	var rep compareReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("exit %d: %v\n%s", code, err, stdout)
+	}
+	got := map[string]string{}
+	for _, d := range rep.Diffs {
+		if d.Outcome != "ttl_differs" || !strings.HasPrefix(d.Reason, "field ") || !strings.Contains(d.Reason, "TTL on the source only") {
+			t.Errorf("%s: %s: %s", d.Key, d.Outcome, d.Reason)
+		}
+		got[string(d.Key)] = d.Outcome
+	}
+	want := map[string]string{"hfe:lp-keyttl": "ttl_differs", "hfe:ht-long": "ttl_differs", "hfe:lp": "ttl_differs", "hfe:ht": "ttl_differs"}
+	if code != exitFailure || fmt.Sprint(got) != fmt.Sprint(want) || rep.Counts["equal"] != 3 {
+		t.Fatalf("exit %d: differences %v, want %v\n%s", code, got, want, stdout)
+	}
+}
+
 func TestCopyKeepFreq(t *testing.T) {
 	// No decay: a minute boundary between the reads must not lower the counter.
 	lfu := redistest.WithArgs("--maxmemory-policy", "allkeys-lfu", "--lfu-decay-time", "0")
