@@ -42,14 +42,16 @@ start src "$file"; src=$port
 want=$(keys "$src")
 
 # fetch against redis-cli --rdb, ROUNDS times, each going first in turn.
+# Both write (and fsync) a file of the data's size after a BGSAVE wrote
+# one: each starts once the disk has written back the files before it
+# (sync), so that neither pays for the other's writes.
+fetch_cli() { rm -f "$work/cli.rdb"; sync; timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs; }
+fetch_rk() { rm -f "$work/fetched.rdb"; sync; timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs; }
 for round in $(seq "${ROUNDS:-3}"); do
-	rm -f "$work/cli.rdb" "$work/fetched.rdb"
 	if [ $((round % 2)) = 1 ]; then
-		timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs
-		timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs
+		fetch_cli; fetch_rk
 	else
-		timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs
-		timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs
+		fetch_rk; fetch_cli
 	fi
 	printf 'fetch    %6.2f s   redis-cli --rdb %6.2f s   ratio %s   (round %d)\n' "$fetch" "$cli_rdb" "$(ratio "$fetch" "$cli_rdb")" "$round"
 done
