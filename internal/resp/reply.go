@@ -14,6 +14,10 @@ import (
 // default, 4 GiB at most).
 const maxBulk = 4 << 30
 
+// maxPrealloc bounds what a length read from a reply allocates before the
+// data it announces arrives: elements of an array, KiB of a bulk string.
+const maxPrealloc = 1024
+
 // maxDepth bounds the nesting of arrays (EXEC replies hold replies).
 const maxDepth = 32
 
@@ -64,8 +68,8 @@ func (c *Conn) readDepth(depth int) (any, error, error) {
 		if depth >= maxDepth {
 			return nil, nil, &ProtocolError{string(line)}
 		}
-		arr := make([]any, n)
-		for i := range arr {
+		arr := make([]any, 0, min(n, maxPrealloc)) // n is not trusted before its elements come
+		for range n {
 			v, rerr, err := c.readDepth(depth + 1)
 			if err != nil {
 				return nil, nil, err
@@ -76,7 +80,7 @@ func (c *Conn) readDepth(depth int) (any, error, error) {
 			if rerr != nil {
 				v = rerr
 			}
-			arr[i] = v
+			arr = append(arr, v)
 		}
 		return arr, nil, nil
 	}
@@ -86,7 +90,7 @@ func (c *Conn) readDepth(depth int) (any, error, error) {
 // bulk reads a bulk string of n bytes and its CRLF, copying it once.
 func (c *Conn) bulk(n int) (any, error, error) {
 	var sb strings.Builder
-	sb.Grow(n)
+	sb.Grow(min(n, maxPrealloc<<10)) // n is not trusted before its bytes come
 	if _, err := io.CopyN(&sb, c.br, int64(n)); err != nil {
 		return nil, nil, noEOF(err)
 	}
