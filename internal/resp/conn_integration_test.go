@@ -210,8 +210,15 @@ func TestProtocolError(t *testing.T) {
 			if err != nil {
 				return
 			}
+			defer conn.Close()
+			// Read the PING, answer, and close the writing side only:
+			// closing with the request unread would reset the connection.
+			if _, err := io.ReadFull(conn, make([]byte, len("*1\r\n$4\r\nPING\r\n"))); err != nil {
+				return
+			}
 			_, _ = conn.Write([]byte(reply))
-			_ = conn.Close()
+			_ = conn.(*net.TCPConn).CloseWrite()
+			_, _ = io.Copy(io.Discard, conn)
 		}()
 		c := dial(t, &redis.Options{Addr: ln.Addr().String()})
 		c.Append("PING")
