@@ -54,13 +54,18 @@ func (l *Loader) runWorker(w *worker) {
 // process sends a batch of jobs.
 func (l *Loader) process(batch []*job) {
 	var cmds []*pcmd
+	var ps []pcmd // one allocation for the batch's commands
 	for _, j := range batch {
 		if j.kind == jobRestore || j.kind == jobExists {
 			if err := l.Err(); err != nil {
 				l.finish(j, outFailed, notSent(err))
 				continue
 			}
-			cmds = append(cmds, &pcmd{j: j, db: j.db}) // no args: appendRestore
+			if ps == nil {
+				ps = make([]pcmd, 0, len(batch))
+			}
+			ps = append(ps, pcmd{j: j, db: j.db}) // no args: appendRestore
+			cmds = append(cmds, &ps[len(ps)-1])
 		}
 	}
 	if len(cmds) > 0 {

@@ -11,10 +11,11 @@ import (
 // capacity waits until nothing else is held and then goes alone. It is
 // safe for concurrent use.
 type Sem struct {
-	mu   sync.Mutex
-	cap  int64
-	used int64
-	wake chan struct{} // closed and replaced on each release
+	mu      sync.Mutex
+	cap     int64
+	used    int64
+	waiters int           // goroutines waiting on wake
+	wake    chan struct{} // closed and replaced by a release while some wait
 }
 
 // New returns a Sem of n bytes.
@@ -32,12 +33,18 @@ func (s *Sem) Acquire(ctx context.Context, n int64) (int64, error) {
 			s.mu.Unlock()
 			return n, nil
 		}
+		s.waiters++
 		wake := s.wake
 		s.mu.Unlock()
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+		}
+		s.mu.Lock()
+		s.waiters--
+		s.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -49,7 +56,9 @@ func (s *Sem) Release(n int64) {
 	}
 	s.mu.Lock()
 	s.used -= n
-	close(s.wake)
-	s.wake = make(chan struct{})
+	if s.waiters > 0 { // no channel per release when nobody waits
+		close(s.wake)
+		s.wake = make(chan struct{})
+	}
 	s.mu.Unlock()
 }
