@@ -110,7 +110,7 @@ func (l *Loader) appendRestore(c *resp.Conn, j *job) {
 	c.ArgString("RESTORE")
 	c.Arg(j.key)
 	c.ArgInt(j.expireAt)
-	c.Arg(j.dump)
+	c.ArgDirect(j.dump) // held by the job until it is settled
 	c.ArgString("ABSTTL")
 	switch {
 	case j.idle >= 0:

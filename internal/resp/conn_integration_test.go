@@ -56,7 +56,12 @@ func TestReplies(t *testing.T) {
 	c.Append("EXEC")
 	c.Append("SET", "f", 1.5) // another type: as fmt prints it
 	c.Append("GET", "f")
-	if c.Queued() != 15 {
+	c.Command(3) // argument by argument, a small one without a copy
+	c.ArgString("SET")
+	c.Arg([]byte("d"))
+	c.ArgDirect([]byte("direct"))
+	c.Append("GET", "d")
+	if c.Queued() != 17 {
 		t.Fatalf("Queued = %d", c.Queued())
 	}
 	got := exec(t, c)
@@ -66,7 +71,7 @@ func TestReplies(t *testing.T) {
 		{Val: int64(3)}, {Val: []any{"a", "", "c"}}, {Err: wrongType},
 		{Val: "OK"}, {Val: "QUEUED"}, {Val: "QUEUED"}, {Val: "QUEUED"},
 		{Val: []any{int64(43), wrongType, nil}},
-		{Val: "OK"}, {Val: "1.5"},
+		{Val: "OK"}, {Val: "1.5"}, {Val: "OK"}, {Val: "direct"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d replies, want %d", len(got), len(want))
