@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
@@ -109,12 +109,7 @@ func TestCSVMatchesDecoder(t *testing.T) {
 
 // csvRows decodes path and returns the rows CSV should write.
 func csvRows(t *testing.T, path string, maxPayload int) [][]string {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
+	r := fixtures.Open(t, path)
 	r.MaxPayload = maxPayload
 	var rows [][]string
 	for {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rdbkit/rdbkit/exporter"
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/internal/redistest"
 	"github.com/rdbkit/rdbkit/rdb"
 	"github.com/redis/go-redis/v9"
@@ -123,12 +124,7 @@ func probeQuantum(t *testing.T, c *redis.Client) int {
 // estimateFile estimates every key of an RDB file and reports on them.
 func estimateFile(t *testing.T, path string, est *exporter.MemoryEstimator) (map[string]exporter.KeyMemory, *exporter.MemorySummary) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
+	r := fixtures.Open(t, path)
 	got := map[string]exporter.KeyMemory{}
 	rep := exporter.NewMemoryReport(exporter.MemoryReportOptions{})
 	for {

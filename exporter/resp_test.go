@@ -4,22 +4,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"os"
 	"strconv"
 	"testing"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
 // readEntries decodes a file into cloned entries.
 func readEntries(t *testing.T, path string) (entries []*rdb.Entry, version int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
+	r := fixtures.Open(t, path)
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
@@ -189,12 +184,7 @@ func TestRESPRestore(t *testing.T) {
 // TestRESPRestoreStreamed: a value too large to be in memory is written
 // with commands even with Restore.
 func TestRESPRestoreStreamed(t *testing.T) {
-	f, err := os.Open(sharedFile(t, "generated/redis-7.2/lists.rdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
+	r := fixtures.Open(t, sharedFile(t, "generated/redis-7.2/lists.rdb"))
 	r.MaxPayload = 1000
 	var b bytes.Buffer
 	w := NewRESP(&b, RESPOptions{Restore: true, Target: rdb.Target{Version: 11}})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
@@ -141,12 +142,7 @@ type keyCounts struct {
 
 func countKeys(t *testing.T, path string, maxPayload int) keyCounts {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
+	r := fixtures.Open(t, path)
 	r.MaxPayload = maxPayload
 	c := keyCounts{types: map[string]int64{}}
 	for {

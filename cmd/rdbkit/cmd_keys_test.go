@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
@@ -64,12 +65,7 @@ type keyRecord struct {
 
 func decodeKeys(t *testing.T, path string, maxPayload int) []keyRecord {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := rdb.NewReader(f)
+	r := fixtures.Open(t, path)
 	r.MaxPayload = maxPayload
 	var recs []keyRecord
 	for {
