@@ -31,6 +31,23 @@ func cpuTime() time.Duration {
 // verifying the checksum as the commands do. memory/scan is the ratio of
 // wall times the issue bounds at 1.5; cpu-memory/scan the ratio of CPU
 // times (all threads), which shows the work the second core takes.
+// eachKey decodes the RDB file data and calls fn for each of its keys.
+func eachKey(b *testing.B, data []byte, fn func(e *rdb.Entry)) {
+	r := rdb.NewReader(bytes.NewReader(data))
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if e.Kind == rdb.KindKey {
+			fn(e)
+		}
+	}
+}
+
 func BenchmarkMemory(b *testing.B) {
 	data := benchdata.Load(b)
 	var scanNs, scanCPU float64
@@ -41,19 +58,7 @@ func BenchmarkMemory(b *testing.B) {
 		cpu := cpuTime()
 		for b.Loop() {
 			keys = 0
-			r := rdb.NewReader(bytes.NewReader(data))
-			for {
-				e, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				if e.Kind == rdb.KindKey {
-					keys++
-				}
-			}
+			eachKey(b, data, func(*rdb.Entry) { keys++ })
 		}
 		scanCPU = float64(cpuTime()-cpu) / float64(b.N)
 		scanNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
@@ -90,27 +95,16 @@ func BenchmarkMemory(b *testing.B) {
 		cpu := cpuTime()
 		for b.Loop() {
 			keys = 0
-			r := rdb.NewReader(bytes.NewReader(data))
 			est := exporter.NewMemoryEstimator(exporter.MemoryOptions{})
 			rep := exporter.NewMemoryReport(exporter.MemoryReportOptions{})
-			for {
-				e, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				if e.Kind != rdb.KindKey {
-					continue
-				}
+			eachKey(b, data, func(e *rdb.Entry) {
 				keys++
 				km, err := est.Estimate(e)
 				if err != nil {
 					b.Fatal(err)
 				}
 				rep.Add(e, km)
-			}
+			})
 			_ = rep.Summary(exporter.ModelOf(est))
 		}
 		cpuNs := float64(cpuTime()-cpu) / float64(b.N)

@@ -1,8 +1,6 @@
 package exporter_test
 
 import (
-	"bytes"
-	"io"
 	"testing"
 
 	"github.com/rdbkit/rdbkit/exporter"
@@ -23,19 +21,7 @@ func BenchmarkEstimator(b *testing.B) {
 		b.ReportAllocs()
 		cpu := cpuTime()
 		for b.Loop() {
-			r := rdb.NewReader(bytes.NewReader(data))
-			for {
-				e, err := r.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				if e.Kind == rdb.KindKey {
-					fn(e)
-				}
-			}
+			eachKey(b, data, fn)
 		}
 		return float64(cpuTime()-cpu) / float64(b.N)
 	}
@@ -73,19 +59,11 @@ func BenchmarkEstimator(b *testing.B) {
 func BenchmarkEstimateHot(b *testing.B) {
 	data := benchdata.Load(b)
 	byEnc := map[rdb.Encoding][]*rdb.Entry{}
-	r := rdb.NewReader(bytes.NewReader(data))
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if e.Kind == rdb.KindKey && len(byEnc[e.Encoding]) < 50 {
+	eachKey(b, data, func(e *rdb.Entry) {
+		if len(byEnc[e.Encoding]) < 50 {
 			byEnc[e.Encoding] = append(byEnc[e.Encoding], e.Clone())
 		}
-	}
+	})
 	for enc := rdb.Encoding(0); enc < 64; enc++ {
 		entries := byEnc[enc]
 		if len(entries) == 0 {
