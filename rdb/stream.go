@@ -257,26 +257,29 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 // errBlobEnd is lpInt's and lpStr's report of the end of the listpack.
 var errBlobEnd = corrupt("end of blob")
 
+// lpNext returns the next listpack entry of a stream node, or errBlobEnd.
+func (v *Value) lpNext() (s []byte, n int64, isInt bool, err error) {
+	s, n, isInt, ok := v.bl.nextListpackFast()
+	if ok {
+		return s, n, isInt, nil
+	}
+	s, n, isInt, done, err := v.bl.next()
+	if err == nil && done {
+		err = errBlobEnd
+	}
+	return s, n, isInt, err
+}
+
 // lpInt returns the next listpack entry as an integer, or errBlobEnd.
 func (v *Value) lpInt() (int64, error) {
-	s, n, isInt, ok := v.bl.nextListpackFast()
-	if ok && isInt {
+	s, n, isInt, err := v.lpNext()
+	switch {
+	case err != nil:
+		return 0, err
+	case isInt:
 		return n, nil
 	}
-	if !ok {
-		var done bool
-		var err error
-		s, n, isInt, done, err = v.bl.next()
-		switch {
-		case err != nil:
-			return 0, err
-		case done:
-			return 0, errBlobEnd
-		case isInt:
-			return n, nil
-		}
-	}
-	n, err := strconv.ParseInt(string(s), 10, 64)
+	n, err = strconv.ParseInt(string(s), 10, 64)
 	if err != nil {
 		return 0, corrupt("stream listpack: %q where an integer was expected", s)
 	}
@@ -289,17 +292,9 @@ func (v *Value) lpInt() (int64, error) {
 // field >= 0, an integer that is not in smallDecimals is left for Elem to
 // format into Fields[field], and lpStr returns nil for it.
 func (v *Value) lpStr(arena *[]byte, field int) ([]byte, error) {
-	s, n, isInt, ok := v.bl.nextListpackFast()
-	if !ok {
-		var done bool
-		var err error
-		s, n, isInt, done, err = v.bl.next()
-		switch {
-		case err != nil:
-			return nil, err
-		case done:
-			return nil, errBlobEnd
-		}
+	s, n, isInt, err := v.lpNext()
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case !isInt:
