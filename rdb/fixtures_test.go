@@ -34,6 +34,29 @@ func sharedDir(t testing.TB, sub string) string {
 	return dir
 }
 
+// eachKey decodes the RDB file at path and calls fn for each of its keys;
+// a file that does not decode fails the test.
+func eachKey(t testing.TB, path string, fn func(e *Entry)) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(bytes.NewReader(data))
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if e.Kind == KindKey {
+			fn(e)
+		}
+	}
+}
+
 // canonKey is a key as the generated fixtures' .expected.jsonl describe it
 // (see shared/testdata/generated/README.md): byte strings base64 ([]byte),
 // sets and hashes sorted, scores as shortest strings.

@@ -1,13 +1,11 @@
 package rdb
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -168,27 +166,11 @@ func TestLayoutCorpus(t *testing.T) {
 	}
 	seen := map[Encoding]int{}
 	for _, path := range files {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := NewReader(bufio.NewReader(f))
-		for {
-			e, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			if e.Kind != KindKey || e.Payload == nil {
-				continue
-			}
-			if checkLayout(t, e) {
+		eachKey(t, path, func(e *Entry) {
+			if e.Payload != nil && checkLayout(t, e) {
 				seen[e.Encoding]++
 			}
-		}
-		f.Close()
+		})
 	}
 	for _, enc := range []Encoding{EncString, EncListQuicklist2, EncSet, EncHash, EncStreamListpacks3} {
 		if seen[enc] == 0 {

@@ -2,9 +2,7 @@ package rdb
 
 import (
 	"bytes"
-	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -12,21 +10,9 @@ import (
 // lzfSamples collects the LZF-compressed values of a fixture file (strings
 // and blobs alike) with their lengths.
 func lzfSamples(t testing.TB) (ins [][]byte, ulens []int) {
-	data, err := os.ReadFile(filepath.Join(sharedDir(t, "generated"), "redis-7.2", "all-in-one.rdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := NewReader(bytes.NewReader(data))
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			return ins, ulens
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Kind != KindKey || len(e.Payload) < 2 || e.Payload[1] != 0xc3 {
-			continue
+	eachKey(t, filepath.Join(sharedDir(t, "generated"), "redis-7.2", "all-in-one.rdb"), func(e *Entry) {
+		if len(e.Payload) < 2 || e.Payload[1] != 0xc3 {
+			return
 		}
 		c := cursor{buf: e.Payload, pos: 2, end: len(e.Payload), mark: -1}
 		cl, ul, err := c.lzfHeader(1 << 30)
@@ -35,7 +21,8 @@ func lzfSamples(t testing.TB) (ins [][]byte, ulens []int) {
 		}
 		ins = append(ins, e.Payload[c.pos:c.pos+cl])
 		ulens = append(ulens, ul)
-	}
+	})
+	return ins, ulens
 }
 
 func TestLZFErrors(t *testing.T) {

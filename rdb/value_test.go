@@ -3,9 +3,7 @@ package rdb
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -21,22 +19,10 @@ func TestValueCompactElems(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(sharedDir(t, "generated"), "*", "*.rdb"))
 	keys := 0
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := NewReader(bytes.NewReader(data))
-		for {
-			e, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
+		eachKey(t, f, func(e *Entry) {
 			want, ok := compactElems(t, e)
-			if e.Kind != KindKey || !ok {
-				continue
+			if !ok {
+				return
 			}
 			keys++
 			v := e.Value()
@@ -54,7 +40,7 @@ func TestValueCompactElems(t *testing.T) {
 			if err := v.Err(); err != nil {
 				t.Fatalf("%s key %q: %v", f, e.Key, err)
 			}
-		}
+		})
 	}
 	if keys == 0 {
 		t.Fatal("no listpack or intset keys in the fixtures")
