@@ -12,12 +12,8 @@ import (
 // the same file, every value materialised as its model objects.
 func BenchmarkHDT3213Decode(b *testing.B) {
 	data := benchFile(b)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	keys := 0
-	start := cpuTime()
-	for b.Loop() {
-		keys = 0
+	benchPasses(b, data, func() int {
+		keys := 0
 		dec := core.NewDecoder(bytes.NewReader(data))
 		err := dec.Parse(func(o model.RedisObject) bool {
 			keys++
@@ -26,7 +22,6 @@ func BenchmarkHDT3213Decode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-	}
-	reportCPU(b, start)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+		return keys
+	})
 }

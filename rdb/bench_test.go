@@ -34,15 +34,7 @@ func BenchmarkScan(b *testing.B) {
 	data := benchFile(b)
 	for _, verify := range []bool{false, true} {
 		b.Run(verifyName(verify), func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			keys := 0
-			start := cpuTime()
-			for b.Loop() {
-				keys = scan(b, data, verify)
-			}
-			reportCPU(b, start)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+			benchPasses(b, data, func() int { return scan(b, data, verify) })
 		})
 	}
 }
@@ -82,15 +74,10 @@ func BenchmarkDecode(b *testing.B) {
 	data := benchFile(b)
 	for _, verify := range []bool{false, true} {
 		b.Run(verifyName(verify), func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			keys := 0
-			start := cpuTime()
-			for b.Loop() {
-				keys, _ = decodeValues(b, data, verify, false)
-			}
-			reportCPU(b, start)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
+			benchPasses(b, data, func() int {
+				keys, _ := decodeValues(b, data, verify, false)
+				return keys
+			})
 		})
 	}
 }
@@ -100,12 +87,22 @@ func BenchmarkDecode(b *testing.B) {
 // Elem is called, which BenchmarkDecode never does.
 func BenchmarkDecodeElems(b *testing.B) {
 	data := benchFile(b)
+	benchPasses(b, data, func() int {
+		keys, _ := decodeValues(b, data, false, true)
+		return keys
+	})
+}
+
+// benchPasses runs pass, one pass over data that returns the keys it
+// read, b.N times, and reports bytes/s, allocations, CPU time and time per
+// key.
+func benchPasses(b *testing.B, data []byte, pass func() int) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	keys := 0
 	start := cpuTime()
 	for b.Loop() {
-		keys, _ = decodeValues(b, data, false, true)
+		keys = pass()
 	}
 	reportCPU(b, start)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(keys), "ns/key")
