@@ -285,8 +285,8 @@ func (s *Scanner) fill(e *ScanEntry, replies []resp.Reply, c *keyCmds, now int64
 	if e.Freq, err = intReply(replies, c.freq); err != nil {
 		return false, fmt.Errorf("OBJECT FREQ %q: %w", e.Key, err)
 	}
-	raw, _ := dump.Val.(string)
-	payload, ver, err := rdb.ParseDump([]byte(raw))
+	raw, _ := dump.Val.([]byte)
+	payload, ver, err := rdb.ParseDump(raw)
 	if err != nil {
 		s.addFailure(e.DB, e.Key, "DUMP payload: "+err.Error())
 		return false, nil

@@ -55,6 +55,7 @@ func (n *scanNode) pipelines(maxIdle int) *resp.Pool {
 		o := *n.base
 		o.Addr = n.addr
 		n.pool = resp.NewPool(&o, maxIdle, []any{"CLIENT", "NO-TOUCH", "ON"})
+		n.pool.BulkBytes = true // DUMP payloads
 	}
 	return n.pool
 }

@@ -51,7 +51,8 @@ func (Error) RedisError() {}
 // A Reply is the reply to one command: Err is an error reply (an Error),
 // redis.Nil for a nil reply, or nil; Val is the value as go-redis reads it
 // in RESP2: string (simple and bulk strings), int64, []any (whose error
-// elements are Errors), nil.
+// elements are Errors), nil; bulk strings are []byte instead on the
+// connections of a Pool with BulkBytes.
 type Reply struct {
 	Val any
 	Err error
@@ -67,6 +68,8 @@ type Conn struct {
 	queued int         // commands queued since the last Exec
 	rt, wt time.Duration
 	broken bool
+
+	bulkBytes bool // bulk replies as []byte (Pool.BulkBytes)
 }
 
 // Dial connects to o.Addr and authenticates.

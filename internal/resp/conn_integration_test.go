@@ -235,3 +235,36 @@ func TestProtocolError(t *testing.T) {
 		_ = ln.Close()
 	}
 }
+
+// TestBulkBytes reads bulk replies as byte slices on the connections of a
+// Pool with BulkBytes, small ones and one larger than what a reply's
+// length may allocate before its bytes come.
+func TestBulkBytes(t *testing.T) {
+	srv := redistest.Start(t)
+	pool := resp.NewPool(&redis.Options{Addr: srv.Addr}, 1)
+	pool.BulkBytes = true
+	defer pool.Close()
+	ctx := context.Background()
+	c, err := pool.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("rdbkit!"), 3<<20/7)
+	c.Append("SET", "big", big)
+	c.Append("SET", "small", "v")
+	c.Append("GET", "big")
+	c.Append("GET", "small")
+	c.Append("GET", "missing")
+	c.Append("SET", "status", "still a string") // simple strings stay strings
+	got := exec(t, c)
+	if b, ok := got[2].Val.([]byte); !ok || !bytes.Equal(b, big) {
+		t.Errorf("big: %T of %d bytes, want %d bytes", got[2].Val, len(b), len(big))
+	}
+	if b, ok := got[3].Val.([]byte); !ok || string(b) != "v" {
+		t.Errorf("small: %#v", got[3].Val)
+	}
+	if got[4].Err != redis.Nil || got[5].Val != "OK" {
+		t.Errorf("missing: %#v, status: %#v", got[4], got[5])
+	}
+	pool.Put(c)
+}

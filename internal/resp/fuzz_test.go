@@ -23,22 +23,27 @@ func FuzzReply(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := &Conn{br: bufio.NewReaderSize(bytes.NewReader(data), 64)}
-		for range 64 {
-			val, reply, err := c.read()
-			if err != nil {
-				var pe *ProtocolError
-				if !errors.As(err, &pe) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, bufio.ErrBufferFull) {
-					t.Fatalf("unexpected error %T %v", err, err)
-				}
-				return
-			}
-			if reply != nil && reply != redis.Nil {
-				if _, ok := reply.(Error); !ok {
-					t.Fatalf("error reply of type %T", reply)
-				}
-			}
-			_ = val
+		for _, asBytes := range []bool{false, true} {
+			readAll(t, &Conn{br: bufio.NewReaderSize(bytes.NewReader(data), 64), bulkBytes: asBytes})
 		}
 	})
+}
+
+// readAll reads replies from c until an error ends them (64 at most).
+func readAll(t *testing.T, c *Conn) {
+	for range 64 {
+		_, reply, err := c.read()
+		if err != nil {
+			var pe *ProtocolError
+			if !errors.As(err, &pe) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, bufio.ErrBufferFull) {
+				t.Fatalf("unexpected error %T %v", err, err)
+			}
+			return
+		}
+		if reply != nil && reply != redis.Nil {
+			if _, ok := reply.(Error); !ok {
+				t.Fatalf("error reply of type %T", reply)
+			}
+		}
+	}
 }

@@ -10,6 +10,11 @@ import (
 // A Pool keeps idle connections to one server, for any number of
 // goroutines.
 type Pool struct {
+	// BulkBytes makes the bulk replies of the connections made after it is
+	// set []byte instead of string: values read to be kept as bytes (DUMP
+	// payloads) are then copied once, not twice.
+	BulkBytes bool
+
 	o       *redis.Options
 	maxIdle int
 	setup   [][]any
@@ -37,8 +42,12 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	}
 	p.mu.Unlock()
 	c, err := Dial(ctx, p.o)
-	if err != nil || len(p.setup) == 0 {
-		return c, err
+	if err != nil {
+		return nil, err
+	}
+	c.bulkBytes = p.BulkBytes
+	if len(p.setup) == 0 {
+		return c, nil
 	}
 	for _, cmd := range p.setup {
 		c.Append(cmd...)

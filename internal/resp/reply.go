@@ -3,6 +3,7 @@ package resp
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,12 +88,30 @@ func (c *Conn) readDepth(depth int) (any, error, error) {
 	return nil, nil, &ProtocolError{string(line)}
 }
 
-// bulk reads a bulk string of n bytes and its CRLF, copying it once.
+// bulk reads a bulk string of n bytes and its CRLF, copying it once: a
+// string, or a []byte on a connection of a Pool with BulkBytes.
 func (c *Conn) bulk(n int) (any, error, error) {
-	var sb strings.Builder
-	sb.Grow(min(n, maxPrealloc<<10)) // n is not trusted before its bytes come
-	if _, err := io.CopyN(&sb, c.br, int64(n)); err != nil {
-		return nil, nil, noEOF(err)
+	var val any
+	if c.bulkBytes {
+		b := make([]byte, 0, min(n, maxPrealloc<<10)) // n is not trusted before its bytes come
+		for len(b) < n {
+			if len(b) == cap(b) {
+				b = slices.Grow(b, min(n-len(b), len(b)))
+			}
+			m, err := io.ReadFull(c.br, b[len(b):min(n, cap(b))])
+			b = b[:len(b)+m]
+			if err != nil {
+				return nil, nil, noEOF(err)
+			}
+		}
+		val = b
+	} else {
+		var sb strings.Builder
+		sb.Grow(min(n, maxPrealloc<<10))
+		if _, err := io.CopyN(&sb, c.br, int64(n)); err != nil {
+			return nil, nil, noEOF(err)
+		}
+		val = sb.String()
 	}
 	if crlf, err := c.br.Peek(2); err != nil || crlf[0] != '\r' || crlf[1] != '\n' {
 		if err != nil {
@@ -101,7 +120,7 @@ func (c *Conn) bulk(n int) (any, error, error) {
 		return nil, nil, &ProtocolError{"$" + strconv.Itoa(n) + " not followed by CRLF"}
 	}
 	_, _ = c.br.Discard(2)
-	return sb.String(), nil, nil
+	return val, nil, nil
 }
 
 // line returns the next line without its CRLF, valid until the next read.
