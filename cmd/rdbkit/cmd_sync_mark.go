@@ -44,14 +44,16 @@ type syncMark struct {
 	last    map[string]string // by key: the last value set or read ("" until then)
 	// On a cluster after --resume: the slots whose marks (left by a
 	// killed run) are past the checkpoint, with their offsets. A command
-	// of such a slot at or before its offset was applied.
+	// of such a slot at or before its offset was applied (appliedBefore).
 	ahead    map[int]int64
 	aheadMax int64
 }
 
-// applied reports whether the command c of the stream, which ends at
-// offset, was applied by a killed run before this one resumed (see ahead).
-func (m *syncMark) applied(ap *loader.Applier, c *loader.Command, offset int64) bool {
+// appliedBefore reports whether the command c of the stream, which ends
+// at offset, was applied by a killed run before this one resumed (see
+// syncMark.ahead).
+func (run *syncRun) appliedBefore(c *loader.Command, offset int64) bool {
+	m := run.mark
 	if m == nil || len(m.ahead) == 0 {
 		return false
 	}
@@ -59,7 +61,7 @@ func (m *syncMark) applied(ap *loader.Applier, c *loader.Command, offset int64) 
 		m.ahead = nil // the stream is past every mark
 		return false
 	}
-	slot := ap.SlotOf(c)
+	slot := run.applier().SlotOf(c)
 	return slot >= 0 && offset <= m.ahead[slot]
 }
 
@@ -298,7 +300,7 @@ func (run *syncRun) resumeFromMark(ctx context.Context, pos *syncPosition) error
 
 // resumeFromSlotMarks reads the marks a killed run left on a cluster: a
 // slot's mark past the checkpoint means the commands of that slot up to
-// its offset were applied, and are not sent again (see syncMark.applied).
+// its offset were applied, and are not sent again (see appliedBefore).
 // A slot's mark may be behind the checkpoint (no later batch touched the
 // slot); one of another replication ID is of another sync.
 func (run *syncRun) resumeFromSlotMarks(ctx context.Context, ap *loader.Applier, pos *syncPosition) error {

@@ -233,9 +233,9 @@ func (run *syncRun) applyBatch(ctx context.Context, items []streamItem) error {
 			pc = pendingCmd{it: it, cmd: cmd}
 			pc.kept, pc.forget = run.keep.rewrite(cmd, now)
 		}
-		// A command a killed run applied (see syncMark.applied) is counted
-		// as applied, and not sent again.
-		done := verdict == verdictApply && run.mark.applied(run.applier(), cmd, it.offset)
+		// A command a killed run applied is counted as applied, and not
+		// sent again.
+		done := verdict == verdictApply && run.appliedBefore(cmd, it.offset)
 		switch {
 		case done && tx != nil:
 			txCmds = append(txCmds, pc)
