@@ -23,6 +23,40 @@ var (
 	ErrClusterNotWhole = errors.New("the Cluster is not whole")
 )
 
+// oneShotClient returns a client of one connection to ep, for a question
+// or two: opts.TLS and opts.DialTimeout are used.
+func oneShotClient(ep Endpoint, opts Options) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Network: ep.Network, Addr: ep.Addr, Username: ep.User, Password: ep.Password,
+		TLSConfig: tlsConfig(ep, opts), DialTimeout: orDuration(opts.DialTimeout, DefaultDialTimeout),
+		Protocol: 2, DisableIdentity: true, MaxRetries: 1, DialerRetries: 1, PoolSize: 1,
+	})
+}
+
+// ReplOffset returns the replication offset of the server ep names
+// (master_repl_offset of INFO replication): the offset its replicas
+// reach once they have read everything it has sent. A link whose
+// Offset is there has nothing more on its way. opts.TLS and
+// opts.DialTimeout are used.
+func ReplOffset(ctx context.Context, ep Endpoint, opts Options) (int64, error) {
+	c := oneShotClient(ep, opts)
+	defer c.Close()
+	text, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, fmt.Errorf("source: %s: INFO replication: %w", ep.Redacted(), err)
+	}
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "master_repl_offset:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("source: %s: INFO replication: master_repl_offset %q", ep.Redacted(), v)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("source: %s: INFO replication has no master_repl_offset", ep.Redacted())
+}
+
 // A Master is a master of a Redis Cluster and the hash slots it serves.
 type Master struct {
 	ID       string   // the node ID (40 hex digits)
@@ -37,11 +71,7 @@ type Master struct {
 // or by a failing one: a snapshot of the remaining masters would silently
 // lack their keys. opts.TLS and opts.DialTimeout are used.
 func ClusterMasters(ctx context.Context, ep Endpoint, opts Options) ([]Master, error) {
-	c := redis.NewClient(&redis.Options{
-		Network: ep.Network, Addr: ep.Addr, Username: ep.User, Password: ep.Password,
-		TLSConfig: tlsConfig(ep, opts), DialTimeout: orDuration(opts.DialTimeout, DefaultDialTimeout),
-		Protocol: 2, DisableIdentity: true, MaxRetries: 1, DialerRetries: 1, PoolSize: 1,
-	})
+	c := oneShotClient(ep, opts)
 	defer c.Close()
 	text, err := c.ClusterNodes(ctx).Result()
 	if err != nil {

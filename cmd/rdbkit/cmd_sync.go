@@ -32,8 +32,8 @@ type syncOptions struct {
 	json         bool
 
 	// For tests: the progress period (0: 250 ms on a terminal, 5 s
-	// otherwise), how long the destination must stay caught up before
-	// --until-synced ends (0: defaultSettle), a hook called once the snapshot is
+	// otherwise), how long the source must be quiet before --until-synced
+	// ends (0: defaultSettle; see syncRun.settled), a hook called once the snapshot is
 	// loaded and before the stream is applied, the replication options,
 	// and a way to stop as if killed.
 	progressEvery time.Duration
@@ -72,7 +72,9 @@ func syncCommand() *cli.Command {
 			"The lag (source offset read from the link vs offset applied, bytes and seconds) is shown on stderr;\n" +
 			"--metrics-addr serves it with the other counters as Prometheus metrics (rdbkit_sync_*) on\n" +
 			"HOST:PORT/metrics.\n" +
-			"sync runs until Ctrl-C, or with --until-synced until the destination has caught up. A dropped\n" +
+			"sync runs until Ctrl-C, or with --until-synced until the destination has caught up with a source\n" +
+			"quiet for a second: no command for that long (the snapshot's time included) and the source's\n" +
+			"replication offset (INFO) reached, or, if INFO is refused, caught up for a second. A dropped\n" +
 			"link is resumed with PSYNC (nothing applied twice or skipped). With --checkpoint the position\n" +
 			"(replication ID, offsets, database) is saved atomically every second and at the end; --resume\n" +
 			"continues from it with PSYNC instead of a new full sync, if the source still has the backlog.\n" +

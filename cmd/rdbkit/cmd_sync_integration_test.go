@@ -421,6 +421,56 @@ func TestSyncUnderLoad(t *testing.T) {
 	assertEqual(t, src.Addr, dst.Addr, false)
 }
 
+// TestSyncUntilSyncedQuiet checks that --until-synced ends as soon as the
+// destination has caught up with a source quiet for the settle time since
+// the sync began (the snapshot's time included, made longer than the
+// settle time here), once the source's own replication offset (INFO) says
+// that nothing more is on its way, without then waiting the settle time
+// caught up. A source whose user may not run INFO is given that time.
+func TestSyncUntilSyncedQuiet(t *testing.T) {
+	src := startSyncSource(t)
+	ctx := context.Background()
+	sc := src.Client(t)
+	p := sc.Pipeline() // no key expires: the source stays quiet
+	for i := range 1000 {
+		p.Set(ctx, fmt.Sprint("k", i), i, 0)
+		p.HSet(ctx, fmt.Sprint("h", i), "f", i)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Do(ctx, "ACL", "SETUSER", "noinfo", "on", ">pw", "~*", "&*", "+@all", "-info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const settle = time.Second
+	for _, tc := range []struct {
+		name, from string
+		confirmed  bool
+	}{
+		{"info", syncURL(src.Addr), true},
+		{"no info", "redis://noinfo:pw@" + src.Addr, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := redistest.Start(t)
+			ch := startSync(ctx, t, syncOptions{
+				from: tc.from, dest: destOptions{url: syncURL(dst.Addr)}, untilSynced: true, settle: settle,
+				beforeStream: func() { time.Sleep(settle + 100*time.Millisecond) },
+			})
+			res := waitSync(t, ch, 60*time.Second)
+			if res.err != nil || !res.rep.OK || !res.rep.Synced {
+				t.Fatalf("sync: %v\n%s", res.err, res.stdout)
+			}
+			if got := strings.Contains(res.stderr, "replication offset confirms it"); got != tc.confirmed {
+				t.Errorf("ended on the source's offset: %v, want %v", got, tc.confirmed)
+			}
+			if got := strings.Contains(res.stderr, "replication offset cannot be read"); got == tc.confirmed {
+				t.Errorf("INFO refused said: %v, want %v", got, !tc.confirmed)
+			}
+			assertEqual(t, src.Addr, dst.Addr, false)
+		})
+	}
+}
+
 // TestSyncMetrics reads the metrics of a running sync.
 func TestSyncMetrics(t *testing.T) {
 	src, dst := startSyncSource(t), redistest.Start(t)

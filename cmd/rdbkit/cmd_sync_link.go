@@ -55,6 +55,7 @@ func (run *syncRun) loop(ctx context.Context) error {
 	var failing time.Time // since when the source cannot be reached
 	for attempt := 0; ; attempt++ {
 		run.phase.Store(phaseConnecting)
+		run.lag.lastCmd, run.lag.confirmed = time.Now(), -1
 		conn, snap, err := run.connect(ctx, pos)
 		if err == nil {
 			failing, attempt = time.Time{}, 0

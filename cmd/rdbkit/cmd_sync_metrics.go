@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rdbkit/rdbkit/source"
 )
 
 // syncCounters are the counters of a run, read by the progress line, the
@@ -86,6 +87,9 @@ type lagState struct {
 	// Of the applying goroutine only:
 	prevLink  int64
 	since     time.Time // caught up since; zero when not
+	lastCmd   time.Time // when the last command was taken, or the sync asked for
+	confirmed int64     // a link offset the source's own offset did not pass; -1: none
+	noInfo    bool      // the source's offset cannot be read (INFO refused)
 	lastCP    time.Time
 	lastPrune time.Time
 }
@@ -140,7 +144,7 @@ func (run *syncRun) housekeep(ctx context.Context, rd *streamReader) error {
 	case run.lag.since.IsZero():
 		run.lag.since = now
 	}
-	synced := run.opts.untilSynced && run.group.synced(run.member, caught && now.Sub(run.lag.since) >= run.opts.settle)
+	synced := run.opts.untilSynced && run.group.synced(run.member, caught && run.settled(ctx, now, link))
 	switch {
 	case run.keep.len() == 0:
 	case synced:
@@ -160,10 +164,46 @@ func (run *syncRun) housekeep(ctx context.Context, rd *streamReader) error {
 		}
 	}
 	if synced && run.keep.len() == 0 {
-		run.logf("caught up: offset %d applied", applied)
+		how := ""
+		if run.lag.confirmed == link {
+			how = " (the source's replication offset confirms it)"
+		}
+		run.logf("caught up: offset %d applied%s", applied, how)
 		return errSynced
 	}
 	return nil
+}
+
+// settled reports, the destination having caught up, whether the source
+// has been quiet for opts.settle (--until-synced then ends): the
+// destination has stayed caught up that long; or, sooner, no command has
+// come for that long (or since the sync was asked for, the snapshot's time
+// included) and the source's own replication offset is not past the
+// link's: nothing more is on its way. A source that refuses INFO is given
+// the time.
+func (run *syncRun) settled(ctx context.Context, now time.Time, link int64) bool {
+	lag := &run.lag
+	switch {
+	case now.Sub(lag.since) >= run.opts.settle:
+		return true
+	case lag.noInfo || now.Sub(lag.lastCmd) < run.opts.settle:
+		return false
+	case lag.confirmed == link:
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	off, err := source.ReplOffset(ctx, run.ep, run.sopts)
+	if err != nil {
+		lag.noInfo = true
+		run.logf("the source's replication offset cannot be read (%v): --until-synced ends after %v caught up", err, run.opts.settle)
+		return false
+	}
+	if off > link {
+		return false
+	}
+	lag.confirmed = link
+	return true
 }
 
 // startProgress shows the progress on stderr until the returned function

@@ -151,6 +151,7 @@ func (run *syncRun) applyStream(ctx context.Context, rd *streamReader) error {
 			}
 		}
 		run.lag.oldest.Store(batch[0].recv)
+		run.lag.lastCmd = time.Now()
 		err := run.applyBatch(actx, batch)
 		run.lag.oldest.Store(0)
 		if err != nil {
