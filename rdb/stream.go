@@ -333,13 +333,12 @@ func (v *Value) streamMeta() error {
 	*info = StreamInfo{}
 	v.stream.info = info
 	enc := v.Encoding
-	var err error
-	lens := []*uint64{&info.Length, &info.LastID.MS, &info.LastID.Seq}
-	if enc >= EncStreamListpacks2 {
-		lens = append(lens, &info.FirstID.MS, &info.FirstID.Seq, &info.MaxDeletedID.MS,
+	err := readLens(c, &info.Length, &info.LastID.MS, &info.LastID.Seq)
+	if err == nil && enc >= EncStreamListpacks2 {
+		err = readLens(c, &info.FirstID.MS, &info.FirstID.Seq, &info.MaxDeletedID.MS,
 			&info.MaxDeletedID.Seq, &info.EntriesAdded)
 	}
-	if err := readLens(c, lens...); err != nil {
+	if err != nil {
 		return err
 	}
 	v.length = int64(min(info.Length, 1<<62))
