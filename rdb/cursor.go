@@ -176,10 +176,13 @@ func (c *cursor) uint64LE() (uint64, error) {
 // length reads an RDB length; encoded reports a special string encoding
 // (11xxxxxx) whose number is returned in n. See redis/src/rdb.c rdbLoadLenByRef.
 func (c *cursor) length() (n uint64, encoded bool, err error) {
-	b, err := c.readByte()
-	if err != nil {
-		return 0, false, err
+	if c.pos >= c.end {
+		if err := c.fill(1); err != nil {
+			return 0, false, err
+		}
 	}
+	b := c.buf[c.pos] // readByte, which is not inlined
+	c.pos++
 	switch b >> 6 {
 	case 0:
 		return uint64(b & 0x3f), false, nil
@@ -227,6 +230,13 @@ const (
 // of the buffer (raw strings) or of *scratch (integers, LZF), valid until the
 // cursor reads again or scratch is reused. See rdbGenericLoadStringObject.
 func (c *cursor) str(scratch *[]byte, limit int) ([]byte, error) {
+	if c.pos < c.end {
+		if n := int(c.buf[c.pos]); n < 0x40 && n < c.end-c.pos && n <= limit {
+			s := c.buf[c.pos+1 : c.pos+1+n : c.pos+1+n]
+			c.pos += 1 + n // a short string, in the buffer (the usual case)
+			return s, nil
+		}
+	}
 	n, enc, err := c.length()
 	if err != nil {
 		return nil, err

@@ -9,12 +9,9 @@ import "encoding/binary"
 // output have room to spare, lzfFast copies every literal run as 32 bytes
 // and most back references as 16, in words, with no loop: what lands past
 // a run is overwritten by what follows it. The careful loop below does the
-// rest.
+// rest, and reports the errors.
 func lzfDecompress(out, in []byte) error {
-	ip, op, err := lzfFast(out, in)
-	if err != nil {
-		return err
-	}
+	ip, op := lzfFast(out, in)
 	for ip < len(in) {
 		ctrl := int(in[ip])
 		ip++
@@ -55,10 +52,11 @@ func lzfDecompress(out, in []byte) error {
 	return nil
 }
 
-// lzfFast decodes while at least 34 bytes of input and 32 of output are
+// lzfFastGo decodes while at least 34 bytes of input and 32 of output are
 // left, enough to copy any literal run (at most 33 input bytes) in whole
-// blocks; it returns where it stopped.
-func lzfFast(out, in []byte) (ip, op int, err error) {
+// blocks; it returns where it stopped, before any back reference out of
+// range. It is lzfFast where there is no assembly version (lzf_amd64.s).
+func lzfFastGo(out, in []byte) (ip, op int) {
 	inEnd, outEnd := len(in)-34, len(out)-32
 	for ip < inEnd && op < outEnd {
 		s := in[ip : ip+34 : ip+34] // the longest run with its control byte
@@ -71,42 +69,53 @@ func lzfFast(out, in []byte) (ip, op int, err error) {
 		}
 		l := ctrl>>5 + 2
 		ref := op - (ctrl&0x1f)<<8 - 1
+		next := ip + 2
 		if l == 9 {
 			l += int(s[1])
 			ref -= int(s[2])
-			ip += 3
+			next++
 		} else {
 			ref -= int(s[1])
-			ip += 2
 		}
 		if ref < 0 || op+l > len(out) {
-			return 0, 0, corrupt("lzf back reference out of range")
+			break // for the careful loop to report
 		}
 		if op-ref >= 16 && l <= 16 {
 			copy16(out[op:op+16:op+16], out[ref:ref+16:ref+16])
 		} else {
 			copyRef(out[:op+l], op, ref)
 		}
+		ip = next
 		op += l
 	}
-	return ip, op, nil
+	return ip, op
 }
 
 // copyRef copies a back reference: out[op:] from out[ref:], ref < op,
 // where the two may overlap (a run repeating its last op-ref bytes).
 func copyRef(out []byte, op, ref int) {
-	switch d, l := op-ref, len(out)-op; {
-	case d >= l:
-		copy(out[op:], out[ref:ref+l])
-	case d >= 8:
-		for ; op+8 <= len(out); op, ref = op+8, ref+8 {
-			binary.LittleEndian.PutUint64(out[op:], binary.LittleEndian.Uint64(out[ref:]))
+	d := op - ref
+	if d >= len(out)-op {
+		copy(out[op:], out[ref:op])
+		return
+	}
+	if d < 8 {
+		// The run of period d has period p too, the first multiple of d
+		// from 8 on, which words can copy once p-d bytes are there.
+		p := d
+		for p < 8 {
+			p += d
 		}
-		fallthrough
-	default:
-		for ; op < len(out); op, ref = op+1, ref+1 {
+		for end := min(op+p-d, len(out)); op < end; op, ref = op+1, ref+1 {
 			out[op] = out[ref]
 		}
+		ref = op - p
+	}
+	for ; op+8 <= len(out); op, ref = op+8, ref+8 {
+		binary.LittleEndian.PutUint64(out[op:], binary.LittleEndian.Uint64(out[ref:]))
+	}
+	for ; op < len(out); op, ref = op+1, ref+1 {
+		out[op] = out[ref]
 	}
 }
 

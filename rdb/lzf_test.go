@@ -171,6 +171,39 @@ func TestLZFRandom(t *testing.T) {
 	}
 }
 
+// TestLZFFast checks that lzfFast (in assembly where there is one) and
+// lzfFastGo stop at the same place, having decoded what the reference
+// decodes up to there, on random streams, on random streams followed by
+// random bytes (back references out of range among them) and on random
+// bytes alone.
+func TestLZFFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 6000 {
+		var in []byte
+		ulen := 0
+		if i%3 != 2 {
+			in, ulen = lzfRandom(rng, 1+rng.IntN(1+i/10))
+		}
+		for range rng.IntN(100 + 200*(i%3/2)) {
+			in = append(in, byte(rng.IntN(256)))
+		}
+		ulen = max(0, ulen+rng.IntN(300)-150)
+		var ip, op [2]int
+		var out [2][]byte
+		for j, fast := range []func(out, in []byte) (int, int){lzfFast, lzfFastGo} {
+			out[j] = make([]byte, ulen)
+			ip[j], op[j] = fast(out[j], in)
+		}
+		if ip[0] != ip[1] || op[0] != op[1] {
+			t.Fatalf("stream %d: lzfFast stops at %d/%d, lzfFastGo at %d/%d", i, ip[0], op[0], ip[1], op[1])
+		}
+		want, ok := lzfReference(in[:ip[0]], op[0])
+		if !ok || !bytes.Equal(out[0][:op[0]], want) || !bytes.Equal(out[1][:op[1]], want) {
+			t.Fatalf("stream %d: output differs from the reference", i)
+		}
+	}
+}
+
 // TestLZFCorrupt checks that a back reference before the start of the
 // output fails where the fast loop decodes it too.
 func TestLZFCorrupt(t *testing.T) {

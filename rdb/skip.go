@@ -74,6 +74,12 @@ func skipElems(c *cursor, shape []field) error {
 		for _, f := range shape {
 			switch f {
 			case fieldStr:
+				if p := c.pos; p < c.end {
+					if k := int(c.buf[p]); k < 0x40 && k < c.end-p {
+						c.pos = p + 1 + k // skipStr's usual case, without the call
+						continue
+					}
+				}
 				err = c.skipStr()
 			case fieldLen:
 				_, err = c.plainLen()

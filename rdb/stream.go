@@ -78,6 +78,7 @@ type streamState struct {
 	mfield [][]byte // master fields of the current node
 	arena  []byte   // integers formatted as text for the current node
 	info   *StreamInfo
+	meta   StreamInfo // what info points to, its memory reused from one stream to the next
 }
 
 // Stream entry flags. See redis/src/stream.h STREAM_ITEM_FLAG_*.
@@ -88,7 +89,8 @@ const (
 
 // Stream returns the metadata and consumer groups of a stream value once
 // Next has returned false without error; nil before that or for other
-// types. It is valid until the next call to Reader.Next.
+// types. It is valid until the next call to Reader.Next (or to Entry.Value,
+// which reuses the Value).
 func (v *Value) Stream() *StreamInfo {
 	if v.stream == nil || v.Type != TypeStream || !v.done || v.err != nil {
 		return nil
@@ -101,7 +103,7 @@ func (v *Value) streamHeader() error {
 		v.stream = new(streamState)
 	}
 	st := v.stream
-	*st = streamState{mfield: st.mfield[:0], arena: st.arena[:0]}
+	*st = streamState{mfield: st.mfield[:0], arena: st.arena[:0], meta: st.meta}
 	var err error
 	st.nodes, err = v.c.plainLen()
 	return err
@@ -326,16 +328,17 @@ type lazyField struct {
 // and, for RDB_TYPE_STREAM_LISTPACKS_4, the IDMP state.
 func (v *Value) streamMeta() error {
 	c := v.c
-	info := &StreamInfo{}
+	info := &v.stream.meta
+	reuse := info.Groups[:0]
+	*info = StreamInfo{}
 	v.stream.info = info
 	enc := v.Encoding
-	var err error
-	lens := []*uint64{&info.Length, &info.LastID.MS, &info.LastID.Seq}
-	if enc >= EncStreamListpacks2 {
-		lens = append(lens, &info.FirstID.MS, &info.FirstID.Seq, &info.MaxDeletedID.MS,
+	err := readLens(c, &info.Length, &info.LastID.MS, &info.LastID.Seq)
+	if err == nil && enc >= EncStreamListpacks2 {
+		err = readLens(c, &info.FirstID.MS, &info.FirstID.Seq, &info.MaxDeletedID.MS,
 			&info.MaxDeletedID.Seq, &info.EntriesAdded)
 	}
-	if err := readLens(c, lens...); err != nil {
+	if err != nil {
 		return err
 	}
 	v.length = int64(min(info.Length, 1<<62))
@@ -343,12 +346,13 @@ func (v *Value) streamMeta() error {
 	if err != nil {
 		return err
 	}
+	if groups > 0 {
+		info.Groups = reuse
+	}
 	for ; groups > 0; groups-- {
-		g, err := v.streamGroup()
-		if err != nil {
+		if err := v.streamGroup(grow1(&info.Groups)); err != nil {
 			return err
 		}
-		info.Groups = append(info.Groups, g)
 	}
 	if enc >= EncStreamListpacks4 {
 		info.IDMP, err = v.streamIDMP()
@@ -367,40 +371,56 @@ func readLens(c *cursor, ps ...*uint64) error {
 	return nil
 }
 
-func (v *Value) streamGroup() (StreamGroup, error) {
+// grow1 appends an element to *s and returns it: a zero value, or the
+// element that was there before (in a reused slice), whose memory the
+// caller may reuse.
+func grow1[E any](s *[]E) *E {
+	if len(*s) < cap(*s) {
+		*s = (*s)[:len(*s)+1]
+	} else {
+		var zero E
+		*s = append(*s, zero)
+	}
+	return &(*s)[len(*s)-1]
+}
+
+// streamGroup reads a consumer group into g, reusing the memory of the
+// group that was there.
+func (v *Value) streamGroup(g *StreamGroup) error {
 	c := v.c
-	g := StreamGroup{EntriesRead: -1}
-	name, err := c.strCopy(new([]byte), v.limit)
+	name, pending, consumers := g.Name, g.Pending[:0], g.Consumers[:0]
+	*g = StreamGroup{EntriesRead: -1}
+	name, err := c.strCopy(&name, v.limit)
 	if err != nil {
-		return g, err
+		return err
 	}
 	g.Name = name
 	if err := readLens(c, &g.LastID.MS, &g.LastID.Seq); err != nil {
-		return g, err
+		return err
 	}
 	if v.Encoding >= EncStreamListpacks2 {
 		var er uint64
 		if err := readLens(c, &er); err != nil {
-			return g, err
+			return err
 		}
 		g.EntriesRead = int64(er)
 	}
 	pel, err := c.plainLen()
 	if err != nil {
-		return g, err
+		return err
 	}
 	if pel > 0 {
-		g.Pending = make([]StreamPending, 0, min(pel, uint64(c.end-c.pos)/25+1))
+		g.Pending = slices.Grow(pending, int(min(pel, uint64(c.end-c.pos)/25+1)))
 	}
 	sorted := true // as Redis writes it (a rax walk): then no index is needed
 	for ; pel > 0; pel-- {
 		p, err := c.next(16 + 8)
 		if err != nil {
-			return g, err
+			return err
 		}
 		pe := StreamPending{ID: beID(p), DeliveryTime: int64(leUint64(p[16:]))}
 		if pe.DeliveryCount, err = c.plainLen(); err != nil {
-			return g, err
+			return err
 		}
 		if n := len(g.Pending); n > 0 && !g.Pending[n-1].ID.less(pe.ID) {
 			sorted = false
@@ -414,69 +434,79 @@ func (v *Value) streamGroup() (StreamGroup, error) {
 			index[pe.ID] = i
 		}
 	}
-	consumers, err := c.plainLen()
+	n, err := c.plainLen()
 	if err != nil {
-		return g, err
+		return err
 	}
-	for ; consumers > 0; consumers-- {
-		cons, err := v.streamConsumer(&g, index)
-		if err != nil {
-			return g, err
+	if n > 0 {
+		g.Consumers = consumers
+	}
+	for ; n > 0; n-- {
+		if err := v.streamConsumer(g, grow1(&g.Consumers), index); err != nil {
+			return err
 		}
-		g.Consumers = append(g.Consumers, cons)
 	}
-	return g, nil
+	return nil
 }
 
-func (v *Value) streamConsumer(g *StreamGroup, index map[StreamID]int) (StreamConsumer, error) {
+// streamConsumer reads a consumer of group g into cons, reusing the memory
+// of the consumer that was there.
+func (v *Value) streamConsumer(g *StreamGroup, cons *StreamConsumer, index map[StreamID]int) error {
 	c := v.c
-	cons := StreamConsumer{ActiveTime: -1}
-	name, err := c.strCopy(new([]byte), v.limit)
+	name, pending := cons.Name, cons.Pending[:0]
+	*cons = StreamConsumer{ActiveTime: -1}
+	name, err := c.strCopy(&name, v.limit)
 	if err != nil {
-		return cons, err
+		return err
 	}
 	cons.Name = name
 	seen, err := c.uint64LE()
 	if err != nil {
-		return cons, err
+		return err
 	}
 	cons.SeenTime = int64(seen)
 	if v.Encoding >= EncStreamListpacks3 {
 		at, err := c.uint64LE()
 		if err != nil {
-			return cons, err
+			return err
 		}
 		cons.ActiveTime = int64(at)
 	}
 	n, err := c.plainLen()
 	if err != nil {
-		return cons, err
+		return err
 	}
 	if n > 0 {
-		cons.Pending = make([]StreamID, 0, min(n, uint64(c.end-c.pos)/16+1))
+		cons.Pending = slices.Grow(pending, int(min(n, uint64(c.end-c.pos)/16+1)))
 	}
+	next := 0 // where the group's PEL most likely has the next id
 	for ; n > 0; n-- {
 		p, err := c.next(16)
 		if err != nil {
-			return cons, err
+			return err
 		}
 		id := beID(p)
-		i, ok := pendingIndex(g.Pending, index, id)
+		i, ok := pendingIndex(g.Pending, index, id, next)
 		if !ok {
-			return cons, corrupt("consumer %q pending entry %v not in the group's PEL", name, id)
+			return corrupt("consumer %q pending entry %v not in the group's PEL", name, id)
 		}
 		g.Pending[i].Consumer = name
 		cons.Pending = append(cons.Pending, id)
+		next = i + 1
 	}
-	return cons, nil
+	return nil
 }
 
-// pendingIndex finds id in a group's PEL: by binary search when the PEL is
-// in order (index nil), else in index.
-func pendingIndex(pel []StreamPending, index map[StreamID]int, id StreamID) (int, bool) {
+// pendingIndex finds id in a group's PEL: at next, where it is when the
+// consumer's PEL is a run of the group's (as with a single consumer), else
+// by binary search when the PEL is in order (index nil), else in index.
+func pendingIndex(pel []StreamPending, index map[StreamID]int, id StreamID, next int) (int, bool) {
 	if index != nil {
 		i, ok := index[id]
 		return i, ok
+	}
+	if next < len(pel) && pel[next].ID == id {
+		return next, true
 	}
 	i, ok := slices.BinarySearchFunc(pel, id, func(pe StreamPending, id StreamID) int {
 		return pe.ID.compare(id)

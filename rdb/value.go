@@ -683,7 +683,7 @@ func blobScore(s []byte, n int64, isInt bool) (float64, error) {
 	if isInt {
 		return float64(n), nil
 	}
-	f, err := strconv.ParseFloat(string(s), 64)
+	f, err := parseFloat(s)
 	if err != nil {
 		return 0, corrupt("zset score %q", s)
 	}
@@ -809,7 +809,7 @@ func (c *cursor) strDouble() (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, err := strconv.ParseFloat(string(p), 64)
+	f, err := parseFloat(p)
 	if err != nil {
 		return 0, corrupt("double %q", p)
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -164,5 +166,44 @@ func TestValueListpackEntries(t *testing.T) {
 				t.Fatalf("%d entries, err %v; want %d", i, err, len(entries))
 			}
 		})
+	}
+}
+
+// TestStreamInfoReused checks that the stream metadata a Reader's Value
+// builds in the memory of the previous stream's is what a fresh Value
+// builds, on every stream of the fixtures.
+func TestStreamInfoReused(t *testing.T) {
+	groups := 0
+	for _, path := range fixtureFiles(t) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := NewReader(f)
+		for {
+			e, err := r.Next()
+			if err != nil {
+				break // the corpus has broken files; decoding them is tested elsewhere
+			}
+			if e.Type != TypeStream || e.Payload == nil {
+				continue
+			}
+			v, fresh := e.Value(), NewPayloadValue(e.Payload, r.Version())
+			for v.Next() {
+			}
+			for fresh.Next() {
+			}
+			got, want := v.Stream(), fresh.Stream()
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: key %q: stream metadata %+v, fresh %+v", path, e.Key, got, want)
+			}
+			if got != nil {
+				groups += len(got.Groups)
+			}
+		}
+		f.Close()
+	}
+	if groups < 10 {
+		t.Fatalf("only %d consumer groups in the fixtures", groups)
 	}
 }
