@@ -12,14 +12,7 @@ import (
 // random doubles), on random digit strings with a point anywhere, and on
 // forms it leaves to strconv.
 func TestParseFloat(t *testing.T) {
-	check := func(s string) {
-		t.Helper()
-		want, wantErr := strconv.ParseFloat(s, 64)
-		got, err := parseFloat([]byte(s))
-		if (err != nil) != (wantErr != nil) || math.Float64bits(got) != math.Float64bits(want) {
-			t.Fatalf("parseFloat(%q) = %v, %v; strconv: %v, %v", s, got, err, want, wantErr)
-		}
-	}
+	check := func(s string) { checkParseFloat(t, s) }
 	for _, s := range []string{"0", "-0", "0.0", "-0.0", "1.", ".5", "-.5", "1e5", "1.5e-3", "inf", "-inf", "nan",
 		"+1", "-", "", ".", "00012.5000", "1..2", "1.2.3", "12a", "9007199254740993", "9007199254740993.5",
 		"0.30000000000000004", "0.1", "0.2", "1234567890123456789", "12345678901234567890", "1.234567890123456789",
@@ -50,4 +43,25 @@ func TestParseFloat(t *testing.T) {
 		}
 		check(string(digits))
 	}
+}
+
+// checkParseFloat fails t unless parseFloat(s) is strconv.ParseFloat's
+// result, bit for bit, and fails when it does.
+func checkParseFloat(t *testing.T, s string) {
+	t.Helper()
+	want, wantErr := strconv.ParseFloat(s, 64)
+	got, err := parseFloat([]byte(s))
+	if (err != nil) != (wantErr != nil) || math.Float64bits(got) != math.Float64bits(want) {
+		t.Fatalf("parseFloat(%q) = %v, %v; strconv: %v, %v", s, got, err, want, wantErr)
+	}
+}
+
+// FuzzParseFloat compares parseFloat with strconv.ParseFloat on any text
+// (make fuzz).
+func FuzzParseFloat(f *testing.F) {
+	for _, s := range []string{"0", "-0.0", "90.890965429999994", "0.30000000000000004", "12345678901234567890",
+		"0.4999999999999999584", "4503599627370497.5", "1e5", "inf", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkParseFloat)
 }
