@@ -29,7 +29,7 @@ type job struct {
 	seq  uint64
 	db   int
 	key  []byte
-	slot int
+	slot int     // hash slot on a Redis Cluster, 0 otherwise
 	out  outcome // how the key counts once written
 
 	dump       []byte // jobRestore: DUMP payload
@@ -81,10 +81,12 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 		seq:      l.track.add(e.Offset),
 		db:       l.destDB(e.DB),
 		key:      bytes.Clone(e.Key),
-		slot:     rewrite.Slot(e.Key),
 		expireAt: e.ExpireAt,
 		idle:     e.Idle,
 		freq:     e.Freq,
+	}
+	if l.slots != nil { // a standalone server has one owner for every key
+		j.slot = rewrite.Slot(e.Key)
 	}
 	j.inDoubt = l.o.InDoubt != nil && l.o.InDoubt(e.Offset)
 	if l.slots != nil && j.db != 0 {
