@@ -28,8 +28,9 @@ type ProtocolError struct{ Line string }
 
 func (e *ProtocolError) Error() string { return fmt.Sprintf("resp: malformed reply %q", e.Line) }
 
-// Replies that are common enough to deserve no allocation.
-var statuses = map[string]string{"OK": "OK", "QUEUED": "QUEUED", "PONG": "PONG"}
+// Replies that are common enough to deserve no allocation: held as
+// interfaces, so that returning one does not box a string each time.
+var statuses = map[string]any{"OK": "OK", "QUEUED": "QUEUED", "PONG": "PONG"}
 
 // read reads one reply: its value, its error reply (an Error, or
 // redis.Nil), or the transport or protocol error that breaks the
