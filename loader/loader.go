@@ -384,10 +384,7 @@ func (l *Loader) Close() (Stats, error) {
 		l.closed = true
 		l.nodesMu.Lock()
 		for _, n := range l.nodes {
-			close(n.queue)
-			for _, w := range n.workers {
-				close(w.queue)
-			}
+			n.close()
 		}
 		l.nodesMu.Unlock()
 		l.wg.Wait()

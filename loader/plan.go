@@ -157,7 +157,7 @@ func (l *Loader) plan(ctx context.Context, e *rdb.Entry, j *job, now int64) erro
 		return err
 	}
 	j.kind, j.held = jobExists, held
-	l.dispatch(j)
+	l.dispatch(j, nil)
 	return nil
 }
 

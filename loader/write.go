@@ -80,7 +80,7 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 	j := &job{
 		seq:      l.track.add(e.Offset),
 		db:       l.destDB(e.DB),
-		key:      bytes.Clone(e.Key),
+		key:      e.Key, // until the job is queued: see dispatch
 		expireAt: e.ExpireAt,
 		idle:     e.Idle,
 		freq:     e.Freq,
@@ -154,9 +154,8 @@ func (l *Loader) writeTranscoded(ctx context.Context, e *rdb.Entry, j *job, now 
 	}
 	j.loss = loss
 	j.kind, j.out, j.held = jobRestore, outTranscoded, held
-	j.dump = rdb.AppendDump(out[:0], out, l.target.DumpVersion())
-	j.size = int64(len(j.dump))
-	l.dispatch(j)
+	l.dispatch(j, out)
+	l.putBuf(out)
 	return nil
 }
 
@@ -198,9 +197,7 @@ func (l *Loader) queueRestore(ctx context.Context, payload []byte, j *job, out o
 		return err
 	}
 	j.kind, j.out, j.held = jobRestore, out, held
-	j.dump = rdb.AppendDump(l.getBuf(len(payload)+10), payload, l.target.DumpVersion())
-	j.size = int64(len(j.dump))
-	l.dispatch(j)
+	l.dispatch(j, payload)
 	return nil
 }
 
@@ -213,7 +210,8 @@ func (l *Loader) queueRewrite(ctx context.Context, e *rdb.Entry, j *job) error {
 	}
 	j.kind, j.out, j.held = jobRewrite, outRewritten, held
 	j.entry = e.Clone()
-	l.dispatch(j)
+	j.key = j.entry.Key
+	l.dispatch(j, nil)
 	return nil
 }
 
@@ -227,9 +225,11 @@ func (l *Loader) acquire(ctx context.Context, j *job, n int64) (int64, error) {
 	return held, err
 }
 
-// dispatch hands a job to the node that owns its slot.
-func (l *Loader) dispatch(j *job) {
-	l.nodeFor(j.slot).queue <- j
+// dispatch hands a job to the node that owns its slot, with the payload
+// of a RESTORE. Until then j.key may be the caller's (Entry.Key): a job
+// that is queued holds a copy of its own.
+func (l *Loader) dispatch(j *job, payload []byte) {
+	l.add(l.nodeFor(j.slot), j, payload)
 }
 
 // chunkBytes is the size of the batches of commands of a streamed key.
@@ -242,6 +242,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 	l.statsMu.Lock()
 	l.stats.Streamed++
 	l.statsMu.Unlock()
+	j.key = bytes.Clone(j.key)
 	w := l.pickWorker(j.slot)
 	sk := &chunkKey{}
 	opts := l.rewriteOptions(j.key, j.seq)
@@ -263,7 +264,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 			n += int64(len(a))
 		}
 		if len(batch.cmds) > 0 && batch.size+n > limit {
-			w.queue <- batch // send what it holds before it waits for more
+			w.node.pushOwn(w, batch) // send what it holds before it waits for more
 			batch = l.newChunk(j, sk)
 		}
 		held, err := l.sem.Acquire(ctx, n)
@@ -279,7 +280,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 		}
 		batch.cmds = append(batch.cmds, cmd)
 		if batch.size >= limit || len(batch.cmds) >= l.o.Pipeline {
-			w.queue <- batch
+			w.node.pushOwn(w, batch)
 			batch = l.newChunk(j, sk)
 		}
 		return nil
@@ -289,7 +290,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 	batch.size = size
 	batch.rwLoss = loss
 	sk.genErr = err
-	w.queue <- batch
+	w.node.pushOwn(w, batch)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
