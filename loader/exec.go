@@ -106,12 +106,16 @@ type nodeCmds struct {
 
 // groupByNode splits cmds by destination, keeping their order.
 func (l *Loader) groupByNode(cmds []*pcmd) []nodeCmds {
+	same := 0 // the commands that go where the first one goes, as most do
+	for same < len(cmds) && l.dest(cmds[same]) == l.dest(cmds[0]) {
+		same++
+	}
+	if same == len(cmds) {
+		return []nodeCmds{{addr: l.dest(cmds[0]), cmds: cmds}}
+	}
 	var groups []nodeCmds
 	for _, p := range cmds {
-		addr := p.addr
-		if addr == "" {
-			addr = l.owner(p.j.slot)
-		}
+		addr := l.dest(p)
 		i := 0
 		for i < len(groups) && groups[i].addr != addr {
 			i++
@@ -122,6 +126,14 @@ func (l *Loader) groupByNode(cmds []*pcmd) []nodeCmds {
 		groups[i].cmds = append(groups[i].cmds, p)
 	}
 	return groups
+}
+
+// dest returns the address of the node to send p to.
+func (l *Loader) dest(p *pcmd) string {
+	if p.addr != "" {
+		return p.addr
+	}
+	return l.owner(p.j.slot)
 }
 
 // execNode sends cmds to the node at addr in one pipeline and returns the
