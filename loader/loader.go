@@ -190,7 +190,7 @@ type Loader struct {
 	cancel context.CancelFunc
 	dbMu   sync.Mutex
 	dbs    map[int]error // databases checked with SELECT
-	bufs   sync.Pool     // *[]byte: DUMP payload buffers
+	bufs   sync.Pool     // *[]byte: transcoded payloads
 }
 
 // New connects to the destination, reads its version, limits and

@@ -25,7 +25,7 @@ const cmdOverhead = 256
 // A batch is jobs for one node, sent by one worker: the RESTOREs (EXISTS)
 // in one round trip, then the other jobs one by one.
 type batch struct {
-	jobs []*job
+	jobs []job  // with room for Options.Pipeline: never moved
 	buf  []byte // the commands of the jobs with one, SELECTs included
 	at   []int  // the index of each encoded job's command among those of buf
 	n    int    // commands in buf
@@ -68,10 +68,10 @@ func newNode(addr string) *node {
 	return n
 }
 
-// add adds j to the node's open batch, encoding its command (after
-// payload, for a RESTORE) if it has one: j.key, and j.dump, become views
-// of the batch's buffer. A full batch is queued for the workers, waiting
-// while each of them has one.
+// add adds a copy of j to the node's open batch, encoding its command
+// (after payload, for a RESTORE) if it has one: the copy's key, and dump,
+// are views of the batch's buffer. A full batch is queued for the
+// workers, waiting while each of them has one.
 func (l *Loader) add(n *node, j *job, payload []byte) {
 	need := 0
 	if j.kind == jobRestore || j.kind == jobExists {
@@ -85,10 +85,11 @@ func (l *Loader) add(n *node, j *job, payload []byte) {
 		b = nil
 	}
 	if b == nil {
-		b = n.newBatch(need)
+		b = n.newBatch(need, l.o.Pipeline)
 		n.open = b
 	}
-	b.jobs = append(b.jobs, j)
+	b.jobs = append(b.jobs, *j)
+	j = &b.jobs[len(b.jobs)-1]
 	if need > 0 {
 		l.encode(b, j, payload)
 	}
@@ -111,15 +112,15 @@ func (n *node) queue(b *batch) {
 	n.full = append(n.full, b)
 }
 
-// newBatch returns an empty batch whose buffer holds need bytes. n.mu is
-// held.
-func (n *node) newBatch(need int) *batch {
+// newBatch returns an empty batch for up to keys keys, whose buffer holds
+// need bytes. n.mu is held.
+func (n *node) newBatch(need, keys int) *batch {
 	if k := len(n.free); k > 0 && need <= batchBytes {
 		b := n.free[k-1]
 		n.free = n.free[:k-1]
 		return b
 	}
-	return &batch{buf: make([]byte, 0, max(need, batchBytes)), db: -1, addr: n.addr}
+	return &batch{jobs: make([]job, 0, keys), buf: make([]byte, 0, max(need, batchBytes)), db: -1, addr: n.addr}
 }
 
 // recycle keeps b, sent and settled, for another batch.

@@ -35,7 +35,8 @@ func (l *Loader) runWorker(w *worker) {
 func (l *Loader) process(b *batch) {
 	var cmds []*pcmd
 	var ps []pcmd // one allocation for the batch's commands
-	for _, j := range b.jobs {
+	for i := range b.jobs {
+		j := &b.jobs[i]
 		if j.kind == jobRestore || j.kind == jobExists {
 			if err := l.Err(); err != nil {
 				l.finish(j, outFailed, notSent(err))
@@ -58,8 +59,8 @@ func (l *Loader) process(b *batch) {
 			}
 		}
 	}
-	for _, j := range b.jobs {
-		if j.kind == jobRewrite {
+	for i := range b.jobs {
+		if j := &b.jobs[i]; j.kind == jobRewrite {
 			l.rewriteKey(j)
 		}
 	}

@@ -225,9 +225,9 @@ func (l *Loader) acquire(ctx context.Context, j *job, n int64) (int64, error) {
 	return held, err
 }
 
-// dispatch hands a job to the node that owns its slot, with the payload
-// of a RESTORE. Until then j.key may be the caller's (Entry.Key): a job
-// that is queued holds a copy of its own.
+// dispatch hands a copy of j to the node that owns its slot, with the
+// payload of a RESTORE; j itself (Write's, with the caller's Entry.Key)
+// is done with. The copy lives in its batch, and holds a copy of its key.
 func (l *Loader) dispatch(j *job, payload []byte) {
 	l.add(l.nodeFor(j.slot), j, payload)
 }
@@ -238,11 +238,13 @@ const chunkBytes = 4 << 20
 // writeStreamed writes a key too large to hold in memory: the commands
 // that rebuild it are made here, as its value is read, and sent in
 // batches, in order, by one worker.
-func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error {
+func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, wj *job) error {
 	l.statsMu.Lock()
 	l.stats.Streamed++
 	l.statsMu.Unlock()
-	j.key = bytes.Clone(j.key)
+	j := new(job) // the key's own, for its batches: Write's stays on its stack
+	*j = *wj
+	j.key = bytes.Clone(wj.key)
 	w := l.pickWorker(j.slot)
 	sk := &chunkKey{}
 	opts := l.rewriteOptions(j.key, j.seq)
