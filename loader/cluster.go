@@ -234,7 +234,12 @@ func (l *Loader) addNode(addr string) *node {
 }
 
 // nodeFor returns the node that owns slot.
-func (l *Loader) nodeFor(slot int) *node { return l.addNode(l.owner(slot)) }
+func (l *Loader) nodeFor(slot int) *node {
+	if l.server != nil {
+		return l.server
+	}
+	return l.addNode(l.owner(slot))
+}
 
 // pickWorker returns a worker of the node that owns slot, in turn.
 func (l *Loader) pickWorker(slot int) *worker {

@@ -174,6 +174,7 @@ type Loader struct {
 	clients map[string]*nodeConns // by address
 	slots   *slotMap              // nil for a standalone destination
 	nodes   map[string]*node      // by address: worker queues
+	server  *node                 // the one node of a standalone destination
 
 	sem     *bytesem.Sem
 	track   tracker
@@ -270,7 +271,7 @@ func New(ctx context.Context, o Options) (*Loader, error) {
 			return nil, err
 		}
 	} else {
-		l.addNode(l.base.Addr)
+		l.server = l.addNode(l.base.Addr)
 	}
 	return l, nil
 }
