@@ -51,13 +51,18 @@ func (l *Loader) process(b *batch) {
 	}
 	if len(cmds) > 0 {
 		l.execBatch(l.ctx, cmds, true, b)
+		written := make([]*job, 0, len(cmds)) // settled together
 		for _, p := range cmds {
-			if p.j.kind == jobExists {
+			switch {
+			case p.j.kind == jobExists:
 				l.existsDone(p)
-			} else {
+			case p.err == nil:
+				written = append(written, p.j)
+			default:
 				l.restoreDone(p)
 			}
 		}
+		l.finishWritten(written)
 	}
 	for i := range b.jobs {
 		if j := &b.jobs[i]; j.kind == jobRewrite {
@@ -132,13 +137,11 @@ func (l *Loader) appendRestoreTail(dst []byte, j *job) []byte {
 	return dst
 }
 
-// restoreDone settles a key from the reply to its RESTORE.
+// restoreDone settles a key from the error its RESTORE met.
 func (l *Loader) restoreDone(p *pcmd) {
 	j := p.j
 	err := p.err
 	switch {
-	case err == nil:
-		l.finish(j, j.out, "")
 	case hasCode(err, "BUSYKEY"):
 		if (j.inDoubt || p.resent) && l.sameValue(j) {
 			l.statsMu.Lock()
@@ -197,6 +200,21 @@ func (l *Loader) finish(j *job, out outcome, reason string) {
 	l.sem.Release(j.held)
 	j.held = 0
 	j.dump, j.entry = nil, nil // the dump is in its batch's buffer
+}
+
+// finishWritten settles keys written by RESTORE and gives back what they
+// hold, all at once.
+func (l *Loader) finishWritten(js []*job) {
+	if len(js) == 0 {
+		return
+	}
+	l.settleWritten(js)
+	var held int64
+	for _, j := range js {
+		held += j.held
+		j.held, j.dump = 0, nil
+	}
+	l.sem.Release(held)
 }
 
 // rewriteKey writes a key with commands made from its payload. A lost
