@@ -31,6 +31,11 @@ type batch struct {
 	n    int    // commands in buf
 	db   int    // database selected at the end of buf, -1 if none
 	addr string // the node buf is for
+
+	// What process sends it with, kept for the next batch.
+	ps      []pcmd
+	cmds    []*pcmd
+	written []*job
 }
 
 // node is a master with its workers. Write adds keys to the node's open
@@ -129,7 +134,11 @@ func (n *node) recycle(b *batch) {
 		return
 	}
 	clear(b.jobs)
+	clear(b.ps)
+	clear(b.cmds)
+	clear(b.written)
 	b.jobs, b.buf, b.at, b.n, b.db = b.jobs[:0], b.buf[:0], b.at[:0], 0, -1
+	b.ps, b.cmds, b.written = b.ps[:0], b.cmds[:0], b.written[:0]
 	n.mu.Lock()
 	if len(n.free) <= 2*len(n.workers) {
 		n.free = append(n.free, b)

@@ -33,8 +33,10 @@ func (l *Loader) runWorker(w *worker) {
 // process sends a batch: its RESTOREs (EXISTS) in one round trip, then
 // its other jobs one at a time. Every job of b is settled when it returns.
 func (l *Loader) process(b *batch) {
-	var cmds []*pcmd
-	var ps []pcmd // one allocation for the batch's commands
+	if cap(b.ps) < len(b.at) {
+		b.ps = make([]pcmd, 0, len(b.at)) // never grown: cmds point into it
+	}
+	ps, cmds := b.ps, b.cmds
 	for i := range b.jobs {
 		j := &b.jobs[i]
 		if j.kind == jobRestore || j.kind == jobExists {
@@ -42,16 +44,14 @@ func (l *Loader) process(b *batch) {
 				l.finish(j, outFailed, notSent(err))
 				continue
 			}
-			if ps == nil {
-				ps = make([]pcmd, 0, len(b.at))
-			}
 			ps = append(ps, pcmd{j: j, db: j.db}) // no args: appendJob
 			cmds = append(cmds, &ps[len(ps)-1])
 		}
 	}
+	b.ps, b.cmds = ps, cmds
 	if len(cmds) > 0 {
 		l.execBatch(l.ctx, cmds, true, b)
-		written := make([]*job, 0, len(cmds)) // settled together
+		written := b.written // settled together
 		for _, p := range cmds {
 			switch {
 			case p.j.kind == jobExists:
@@ -62,6 +62,7 @@ func (l *Loader) process(b *batch) {
 				l.restoreDone(p)
 			}
 		}
+		b.written = written
 		l.finishWritten(written)
 	}
 	for i := range b.jobs {
