@@ -14,8 +14,7 @@ import "strconv"
 
 // AppendCommand appends the header of a command of n arguments to dst.
 func AppendCommand(dst []byte, n int) []byte {
-	dst = append(dst, '*')
-	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = appendLen(append(dst, '*'), n)
 	return append(dst, '\r', '\n')
 }
 
@@ -42,7 +41,20 @@ func AppendArgInt(dst []byte, n int64) []byte {
 // AppendArgHeader appends the header of an argument of n bytes to dst,
 // for a caller that appends the n bytes itself, then CRLF ("\r\n").
 func AppendArgHeader(dst []byte, n int) []byte {
-	dst = append(dst, '$')
-	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = appendLen(append(dst, '$'), n)
 	return append(dst, '\r', '\n')
+}
+
+// appendLen appends n, not negative, in decimal: strconv.AppendInt, with
+// the lengths below 1000 of most headers written without a call.
+func appendLen(dst []byte, n int) []byte {
+	switch {
+	case n < 10:
+		return append(dst, byte('0'+n))
+	case n < 100:
+		return append(dst, byte('0'+n/10), byte('0'+n%10))
+	case n < 1000:
+		return append(dst, byte('0'+n/100), byte('0'+n/10%10), byte('0'+n%10))
+	}
+	return strconv.AppendInt(dst, int64(n), 10)
 }
