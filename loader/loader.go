@@ -166,6 +166,7 @@ type Loader struct {
 	o      Options
 	info   *ServerInfo
 	target rdb.Target
+	knows  [512]bool // target.Knows of the encodings below 512 (Redis's, Valkey's)
 	maxArg int64
 	runID  string
 
@@ -252,6 +253,9 @@ func New(ctx context.Context, o Options) (*Loader, error) {
 		l.target.Version = o.RDBVersion
 		l.target.Valkey = o.RDBVersion >= rdb.MinValkeyVersion
 	}
+	for enc := range l.knows {
+		l.knows[enc] = l.target.Knows(rdb.Encoding(enc))
+	}
 	l.maxArg = o.MaxPayload
 	if l.maxArg <= 0 {
 		l.maxArg = info.ProtoMaxBulkLen
@@ -334,6 +338,15 @@ func (l *Loader) closeClients() {
 
 // Info returns what the destination reported when the Loader connected.
 func (l *Loader) Info() *ServerInfo { return l.info }
+
+// knowsEnc reports whether the target knows encoding enc: rdb.Target.Knows
+// (which reads a map), from a table.
+func (l *Loader) knowsEnc(enc rdb.Encoding) bool {
+	if int(enc) < len(l.knows) {
+		return l.knows[enc]
+	}
+	return l.target.Knows(enc)
+}
 
 // Target returns the RDB version payloads are written for.
 func (l *Loader) Target() rdb.Target { return l.target }

@@ -114,7 +114,7 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 		return l.writeStreamed(ctx, e, j)
 	case l.o.Mode == ModeRewrite:
 		return l.queueRewrite(ctx, e, j)
-	case l.o.Mode == ModeRestore || l.target.Knows(e.Encoding):
+	case l.o.Mode == ModeRestore || l.knowsEnc(e.Encoding):
 		switch {
 		case int64(len(e.Payload))+10 <= l.maxArg:
 			return l.queueRestore(ctx, e.Payload, j, outRestored)
