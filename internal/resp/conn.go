@@ -2,9 +2,10 @@
 // paths: the loader's pipelines of RESTOREs and of replicated commands.
 // go-redis stays the client for everything else; here a command costs no
 // object of its own, arguments are written as they are (large byte slices
-// without a copy, by writev), and replies come back as go-redis reads
-// them (string, int64, []any, nil, or an error reply), matched to their
-// commands in order.
+// without a copy, by writev), commands can be encoded ahead of time into
+// the caller's buffer (AppendCommand, AppendEncoded), and replies come back
+// as go-redis reads them (string, int64, []any, nil, or an error reply),
+// matched to their commands in order.
 //
 // A Conn is dialled with the fields of a *redis.Options that the loader
 // sets: Network, Addr, Dialer, TLSConfig, Username, Password, DB,
@@ -62,7 +63,7 @@ type Conn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	wbuf   []byte      // commands being built
-	bufs   net.Buffers // what to write: parts of wbuf and direct arguments
+	bufs   net.Buffers // what to write: parts of wbuf, direct arguments, encoded commands
 	mark   int         // the start of the part of wbuf not yet in bufs
 	queued int         // commands queued since the last Exec
 	rt, wt time.Duration
