@@ -214,21 +214,6 @@ func (l *Loader) masters() []string {
 	return out
 }
 
-// node is a master with its workers. Jobs go to the node's shared queue,
-// from which any idle worker takes them; the batches of a streamed key go
-// to one worker's own queue, to be sent in order.
-type node struct {
-	addr    string
-	queue   chan *job
-	workers []*worker
-}
-
-// worker is a goroutine that sends jobs of its node's queue and its own.
-type worker struct {
-	node  *node
-	queue chan *job // batches of streamed keys
-}
-
 // addNode makes the node at addr and starts its workers, if it has none.
 func (l *Loader) addNode(addr string) *node {
 	l.nodesMu.Lock()
@@ -236,10 +221,11 @@ func (l *Loader) addNode(addr string) *node {
 	if n := l.nodes[addr]; n != nil {
 		return n
 	}
-	n := &node{addr: addr, queue: make(chan *job, l.o.Pipeline*l.o.Workers)}
+	n := newNode(addr)
 	for range l.o.Workers {
-		w := &worker{node: n, queue: make(chan *job, 4)}
-		n.workers = append(n.workers, w)
+		n.workers = append(n.workers, &worker{node: n})
+	}
+	for _, w := range n.workers {
 		l.wg.Add(1)
 		go l.runWorker(w)
 	}
@@ -248,7 +234,12 @@ func (l *Loader) addNode(addr string) *node {
 }
 
 // nodeFor returns the node that owns slot.
-func (l *Loader) nodeFor(slot int) *node { return l.addNode(l.owner(slot)) }
+func (l *Loader) nodeFor(slot int) *node {
+	if l.server != nil {
+		return l.server
+	}
+	return l.addNode(l.owner(slot))
+}
 
 // pickWorker returns a worker of the node that owns slot, in turn.
 func (l *Loader) pickWorker(slot int) *worker {

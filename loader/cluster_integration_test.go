@@ -52,7 +52,7 @@ func TestClusterMigration(t *testing.T) {
 	started := false
 	t0 := time.Now()
 	st, err := loadWith(t, path, Options{Redis: &redis.Options{Addr: cl.Nodes[2].Addr}, Workers: 2, Pipeline: 16, MaxPayload: 4 << 10}, 0,
-		func(n int) {
+		func(_ *Loader, n int) {
 			if n == 2000 && !started {
 				started = true
 				close(migrating)

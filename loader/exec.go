@@ -55,15 +55,27 @@ const maxRedirects = 16
 // retryNet is set (RESTORE: a second one finds the key already there,
 // which the caller checks); otherwise its err is the transport error.
 func (l *Loader) exec(ctx context.Context, cmds []*pcmd, retryNet bool) {
+	l.execBatch(ctx, cmds, retryNet, nil)
+}
+
+// execBatch is exec with, if b is not nil, the commands of cmds already
+// encoded in it (see process): in the first round, when they all still
+// go to the node b is for, its buffer is written as it is.
+func (l *Loader) execBatch(ctx context.Context, cmds []*pcmd, retryNet bool, b *batch) {
 	todo := cmds
 	for attempt := 0; ; attempt++ {
 		var again []*pcmd
 		wait := false
 		for _, grp := range l.groupByNode(todo) {
-			a, w := l.execNode(ctx, grp.addr, grp.cmds, retryNet)
+			pre := b
+			if pre != nil && (grp.addr != pre.addr || len(grp.cmds) != len(pre.at)) {
+				pre = nil
+			}
+			a, w := l.execNode(ctx, grp.addr, grp.cmds, retryNet, pre)
 			again = append(again, a...)
 			wait = wait || w
 		}
+		b = nil
 		if len(again) == 0 {
 			return
 		}
@@ -94,12 +106,16 @@ type nodeCmds struct {
 
 // groupByNode splits cmds by destination, keeping their order.
 func (l *Loader) groupByNode(cmds []*pcmd) []nodeCmds {
+	same := 0 // the commands that go where the first one goes, as most do
+	for same < len(cmds) && l.dest(cmds[same]) == l.dest(cmds[0]) {
+		same++
+	}
+	if same == len(cmds) {
+		return []nodeCmds{{addr: l.dest(cmds[0]), cmds: cmds}}
+	}
 	var groups []nodeCmds
 	for _, p := range cmds {
-		addr := p.addr
-		if addr == "" {
-			addr = l.owner(p.j.slot)
-		}
+		addr := l.dest(p)
 		i := 0
 		for i < len(groups) && groups[i].addr != addr {
 			i++
@@ -112,11 +128,29 @@ func (l *Loader) groupByNode(cmds []*pcmd) []nodeCmds {
 	return groups
 }
 
+// dest returns the address of the node to send p to.
+func (l *Loader) dest(p *pcmd) string {
+	if p.addr != "" {
+		return p.addr
+	}
+	return l.owner(p.j.slot)
+}
+
 // execNode sends cmds to the node at addr in one pipeline and returns the
-// commands to send again, and whether to wait before that.
-func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryNet bool) (again []*pcmd, wait bool) {
-	at := make([]int, len(cmds))
+// commands to send again, and whether to wait before that. If pre is not
+// nil, it holds cmds encoded.
+func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryNet bool, pre *batch) (again []*pcmd, wait bool) {
+	var at []int // the index of each command's reply
+	if pre != nil {
+		at = pre.at
+	} else {
+		at = make([]int, len(cmds))
+	}
 	replies, netErr := l.roundTrip(ctx, addr, func(c *resp.Conn) {
+		if pre != nil {
+			c.AppendEncoded(pre.buf, pre.n)
+			return
+		}
 		db := -1
 		for i, p := range cmds {
 			if l.slots == nil && p.db != db {
@@ -128,7 +162,7 @@ func (l *Loader) execNode(ctx context.Context, addr string, cmds []*pcmd, retryN
 			}
 			at[i] = c.Queued()
 			if p.args == nil {
-				l.appendRestore(c, p.j)
+				c.AppendEncoded(l.appendJob(nil, p.j), 1)
 			} else {
 				c.Append(p.args...)
 			}

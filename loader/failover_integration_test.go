@@ -70,7 +70,7 @@ func keysOf(t *testing.T, path string) []string {
 // now (if not nil) and runs failover in the background; until failover
 // returns, it gives the loader at most about ten keys a millisecond, and
 // at key end it waits for failover. done returns failover's error.
-func overlap(start, end int, now func(), failover func() error) (hook func(n int), done func() error) {
+func overlap(start, end int, now func(), failover func() error) (hook func(l *Loader, n int), done func() error) {
 	errc := make(chan error, 1)
 	started, finished := false, false
 	var ferr error
@@ -83,7 +83,7 @@ func overlap(start, end int, now func(), failover func() error) (hook func(n int
 		}
 		return ferr
 	}
-	hook = func(n int) {
+	hook = func(_ *Loader, n int) {
 		switch {
 		case n == start:
 			if now != nil {

@@ -50,8 +50,9 @@ func load(t testing.TB, path string, o Options, maxPayload int) (Stats, error) {
 	return loadWith(t, path, o, maxPayload, nil)
 }
 
-// loadWith is load with a hook called after each key given to Write.
-func loadWith(t testing.TB, path string, o Options, maxPayload int, afterKey func(n int)) (Stats, error) {
+// loadWith is load with a hook called after each key given to Write, with
+// the Loader and the number of keys so far.
+func loadWith(t testing.TB, path string, o Options, maxPayload int, afterKey func(l *Loader, n int)) (Stats, error) {
 	t.Helper()
 	keys := 0
 	ctx := context.Background()
@@ -79,7 +80,7 @@ func loadWith(t testing.TB, path string, o Options, maxPayload int, afterKey fun
 		case rdb.KindKey:
 			err = l.Write(ctx, e)
 			if keys++; afterKey != nil {
-				afterKey(keys)
+				afterKey(l, keys)
 			}
 		case rdb.KindFunction:
 			err = l.Function(ctx, e.Aux.Name, e.Aux.Value)

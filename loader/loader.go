@@ -166,6 +166,7 @@ type Loader struct {
 	o      Options
 	info   *ServerInfo
 	target rdb.Target
+	knows  [512]bool // target.Knows of the encodings below 512 (Redis's, Valkey's)
 	maxArg int64
 	runID  string
 
@@ -174,6 +175,7 @@ type Loader struct {
 	clients map[string]*nodeConns // by address
 	slots   *slotMap              // nil for a standalone destination
 	nodes   map[string]*node      // by address: worker queues
+	server  *node                 // the one node of a standalone destination
 
 	sem     *bytesem.Sem
 	track   tracker
@@ -190,7 +192,7 @@ type Loader struct {
 	cancel context.CancelFunc
 	dbMu   sync.Mutex
 	dbs    map[int]error // databases checked with SELECT
-	bufs   sync.Pool     // *[]byte: DUMP payload buffers
+	bufs   sync.Pool     // *[]byte: transcoded payloads
 }
 
 // New connects to the destination, reads its version, limits and
@@ -251,6 +253,9 @@ func New(ctx context.Context, o Options) (*Loader, error) {
 		l.target.Version = o.RDBVersion
 		l.target.Valkey = o.RDBVersion >= rdb.MinValkeyVersion
 	}
+	for enc := range l.knows {
+		l.knows[enc] = l.target.Knows(rdb.Encoding(enc))
+	}
 	l.maxArg = o.MaxPayload
 	if l.maxArg <= 0 {
 		l.maxArg = info.ProtoMaxBulkLen
@@ -270,7 +275,7 @@ func New(ctx context.Context, o Options) (*Loader, error) {
 			return nil, err
 		}
 	} else {
-		l.addNode(l.base.Addr)
+		l.server = l.addNode(l.base.Addr)
 	}
 	return l, nil
 }
@@ -334,6 +339,15 @@ func (l *Loader) closeClients() {
 // Info returns what the destination reported when the Loader connected.
 func (l *Loader) Info() *ServerInfo { return l.info }
 
+// knowsEnc reports whether the target knows encoding enc: rdb.Target.Knows
+// (which reads a map), from a table.
+func (l *Loader) knowsEnc(enc rdb.Encoding) bool {
+	if int(enc) < len(l.knows) {
+		return l.knows[enc]
+	}
+	return l.target.Knows(enc)
+}
+
 // Target returns the RDB version payloads are written for.
 func (l *Loader) Target() rdb.Target { return l.target }
 
@@ -384,10 +398,7 @@ func (l *Loader) Close() (Stats, error) {
 		l.closed = true
 		l.nodesMu.Lock()
 		for _, n := range l.nodes {
-			close(n.queue)
-			for _, w := range n.workers {
-				close(w.queue)
-			}
+			n.close()
 		}
 		l.nodesMu.Unlock()
 		l.wg.Wait()

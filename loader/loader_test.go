@@ -135,6 +135,12 @@ func TestTracker(t *testing.T) {
 	if cp := tr.checkpoint(); cp.Offset != 20 || len(cp.Done) != 2 || cp.Keys != 4 {
 		t.Fatalf("%+v", cp)
 	}
+	tr.add(60)
+	tr.add(70)
+	tr.doneAll([]*job{{seq: 6}, {seq: 5}}) // a batch, in any order
+	if cp := tr.checkpoint(); cp.Offset != 20 || len(cp.Done) != 4 || cp.Keys != 6 || cp.Last != 70 {
+		t.Fatalf("%+v", cp)
+	}
 
 	// Many keys, settled a little out of order with some always in flight
 	// (the window is moved to the front now and then), and one failure.

@@ -121,7 +121,7 @@ func (l *Loader) plan(ctx context.Context, e *rdb.Entry, j *job, now int64) erro
 			rewriteWhy = "payload over proto-max-bulk-len"
 		}
 	}
-	if rewriteWhy == "" && l.o.Mode == ModeAuto && !l.target.Knows(e.Encoding) {
+	if rewriteWhy == "" && l.o.Mode == ModeAuto && !l.knowsEnc(e.Encoding) {
 		out, loss, err := rdb.Transcode(nil, e.Payload, e.Encoding, l.target, now)
 		switch {
 		case err != nil:
@@ -157,7 +157,7 @@ func (l *Loader) plan(ctx context.Context, e *rdb.Entry, j *job, now int64) erro
 		return err
 	}
 	j.kind, j.held = jobExists, held
-	l.dispatch(j)
+	l.dispatch(j, nil)
 	return nil
 }
 

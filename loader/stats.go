@@ -107,6 +107,28 @@ const (
 // settle records the outcome of a key and marks it done for checkpoints.
 func (l *Loader) settle(j *job, out outcome, reason string) {
 	l.statsMu.Lock()
+	l.count(j, out, reason)
+	l.statsMu.Unlock()
+	if l.o.OnKeyError != nil && (out == outFailed || out == outConflict) {
+		l.o.OnKeyError(KeyError{j.db, bytes.Clone(j.key), reason}, out == outConflict)
+	}
+	// A failed key holds the checkpoint back: a resumed run sends it again.
+	l.track.done(j.seq, out != outFailed)
+}
+
+// settleWritten settles keys written (each with its outcome in out),
+// with one lock of the counters and one of the tracker for them all.
+func (l *Loader) settleWritten(js []*job) {
+	l.statsMu.Lock()
+	for _, j := range js {
+		l.count(j, j.out, "")
+	}
+	l.statsMu.Unlock()
+	l.track.doneAll(js)
+}
+
+// count adds the outcome of a key to the counters. l.statsMu is held.
+func (l *Loader) count(j *job, out outcome, reason string) {
 	s := &l.stats
 	switch out {
 	case outRestored:
@@ -140,12 +162,6 @@ func (l *Loader) settle(j *job, out outcome, reason string) {
 			s.LossKeys = append(s.LossKeys, KeyError{j.db, bytes.Clone(j.key), lossText(j.loss, j.rwLoss)})
 		}
 	}
-	l.statsMu.Unlock()
-	if l.o.OnKeyError != nil && (out == outFailed || out == outConflict) {
-		l.o.OnKeyError(KeyError{j.db, bytes.Clone(j.key), reason}, out == outConflict)
-	}
-	// A failed key holds the checkpoint back: a resumed run sends it again.
-	l.track.done(j.seq, out != outFailed)
 }
 
 // lossText describes what a key lost.

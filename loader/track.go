@@ -59,12 +59,32 @@ func (t *tracker) add(off int64) uint64 {
 func (t *tracker) done(n uint64, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.mark(n, ok)
+	t.advance()
+}
+
+// doneAll records that the keys of js are settled.
+func (t *tracker) doneAll(js []*job) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, j := range js {
+		t.mark(j.seq, true)
+	}
+	t.advance()
+}
+
+// mark records the state of key n. t.mu is held.
+func (t *tracker) mark(n uint64, ok bool) {
 	k := &t.win[t.head+int(n-t.low)]
 	k.state = keyFailed
 	if ok {
 		k.state = keySettled
 		t.keys++
 	}
+}
+
+// advance moves low past the settled keys. t.mu is held.
+func (t *tracker) advance() {
 	i := t.head
 	for i < len(t.win) && t.win[i].state == keySettled {
 		i++

@@ -12,126 +12,137 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// runWorker sends jobs until both its queues are closed: RESTOREs in
-// pipelines of up to Options.Pipeline, other jobs one at a time.
+// runWorker sends its node's batches and its own jobs until the node is
+// closed and nothing is left.
 func (l *Loader) runWorker(w *worker) {
 	defer l.wg.Done()
-	batch := make([]*job, 0, l.o.Pipeline)
-	shared, own := w.node.queue, w.queue
-	for shared != nil || own != nil {
-		var j *job
-		var ok bool
-		select {
-		case j, ok = <-shared:
-			if !ok {
-				shared = nil
-				continue
-			}
-		case j, ok = <-own:
-			if !ok {
-				own = nil
-				continue
-			}
+	for {
+		b, j := w.node.next(w)
+		switch {
+		case b != nil:
+			l.process(b)
+			w.node.recycle(b)
+		case j != nil:
+			l.chunk(j)
+		default:
+			return
 		}
-		batch = append(batch[:0], j)
-	drain:
-		for shared != nil && len(batch) < l.o.Pipeline {
-			select {
-			case j2, ok := <-shared:
-				if !ok {
-					shared = nil
-					break drain
-				}
-				batch = append(batch, j2)
-			default:
-				break drain
-			}
-		}
-		l.process(batch)
 	}
 }
 
-// process sends a batch of jobs.
-func (l *Loader) process(batch []*job) {
-	var cmds []*pcmd
-	var ps []pcmd // one allocation for the batch's commands
-	for _, j := range batch {
+// process sends a batch: its RESTOREs (EXISTS) in one round trip, then
+// its other jobs one at a time. Every job of b is settled when it returns.
+func (l *Loader) process(b *batch) {
+	if cap(b.ps) < len(b.at) {
+		b.ps = make([]pcmd, 0, len(b.at)) // never grown: cmds point into it
+	}
+	ps, cmds := b.ps, b.cmds
+	for i := range b.jobs {
+		j := &b.jobs[i]
 		if j.kind == jobRestore || j.kind == jobExists {
 			if err := l.Err(); err != nil {
 				l.finish(j, outFailed, notSent(err))
 				continue
 			}
-			if ps == nil {
-				ps = make([]pcmd, 0, len(batch))
-			}
-			ps = append(ps, pcmd{j: j, db: j.db}) // no args: appendRestore
+			ps = append(ps, pcmd{j: j, db: j.db}) // no args: appendJob
 			cmds = append(cmds, &ps[len(ps)-1])
 		}
 	}
+	b.ps, b.cmds = ps, cmds
 	if len(cmds) > 0 {
-		l.exec(l.ctx, cmds, true)
+		l.execBatch(l.ctx, cmds, true, b)
+		written := b.written // settled together
 		for _, p := range cmds {
-			if p.j.kind == jobExists {
+			switch {
+			case p.j.kind == jobExists:
 				l.existsDone(p)
-			} else {
+			case p.err == nil:
+				written = append(written, p.j)
+			default:
 				l.restoreDone(p)
 			}
 		}
+		b.written = written
+		l.finishWritten(written)
 	}
-	for _, j := range batch {
-		switch j.kind {
-		case jobRewrite:
+	for i := range b.jobs {
+		if j := &b.jobs[i]; j.kind == jobRewrite {
 			l.rewriteKey(j)
-		case jobChunk:
-			l.chunk(j)
 		}
 	}
 }
 
 func notSent(err error) string { return "not sent: " + err.Error() }
 
-// appendRestore queues RESTORE key ttl payload ABSTTL [IDLETIME n |
-// FREQ n] [REPLACE] for j (EXISTS key in a dry run).
-func (l *Loader) appendRestore(c *resp.Conn, j *job) {
+// appendJob appends the command of j, a RESTORE or an EXISTS, to dst.
+func (l *Loader) appendJob(dst []byte, j *job) []byte {
 	if j.kind == jobExists {
-		c.Command(2)
-		c.ArgString("EXISTS")
-		c.Arg(j.key)
-		return
+		dst, _ = appendExists(dst, j.key)
+		return dst
 	}
-	n := 5
-	if j.idle >= 0 || j.freq >= 0 {
-		n += 2
-	}
-	if l.o.Conflict == ConflictReplace {
-		n++
-	}
-	c.Command(n)
-	c.ArgString("RESTORE")
-	c.Arg(j.key)
-	c.ArgInt(j.expireAt)
-	c.ArgDirect(j.dump) // held by the job until it is settled
-	c.ArgString("ABSTTL")
-	switch {
-	case j.idle >= 0:
-		c.ArgString("IDLETIME")
-		c.ArgInt(j.idle)
-	case j.freq >= 0:
-		c.ArgString("FREQ")
-		c.ArgInt(j.freq)
-	}
-	if l.o.Conflict == ConflictReplace {
-		c.ArgString("REPLACE")
-	}
+	dst, _ = l.appendRestoreHead(dst, j, len(j.dump))
+	dst = append(dst, j.dump...)
+	return l.appendRestoreTail(dst, j)
 }
 
-// restoreDone settles a key from the reply to its RESTORE.
+// appendExists appends EXISTS key to dst, and returns where key is in it.
+func appendExists(dst, key []byte) ([]byte, []byte) {
+	dst = resp.AppendCommand(dst, 2)
+	dst = resp.AppendArgString(dst, "EXISTS")
+	return appendKey(dst, key)
+}
+
+// appendKey appends key as an argument to dst, and returns where it is in
+// it.
+func appendKey(dst, key []byte) ([]byte, []byte) {
+	dst = resp.AppendArgHeader(dst, len(key))
+	at := len(dst)
+	dst = append(dst, key...)
+	return append(dst, '\r', '\n'), dst[at : at+len(key) : at+len(key)]
+}
+
+// appendRestoreHead appends RESTORE key ttl and the header of a payload of
+// n bytes (with the DUMP footer) to dst, and returns where the key is in
+// it. The payload and appendRestoreTail follow.
+func (l *Loader) appendRestoreHead(dst []byte, j *job, n int) ([]byte, []byte) {
+	args := 5
+	if j.idle >= 0 || j.freq >= 0 {
+		args += 2
+	}
+	if l.o.Conflict == ConflictReplace {
+		args++
+	}
+	dst = resp.AppendCommand(dst, args)
+	dst = resp.AppendArgString(dst, "RESTORE")
+	dst, key := appendKey(dst, j.key)
+	dst = resp.AppendArgInt(dst, j.expireAt)
+	return resp.AppendArgHeader(dst, n), key
+}
+
+// appendRestoreTail ends the payload argument of a RESTORE and appends
+// ABSTTL [IDLETIME n | FREQ n] [REPLACE] to dst.
+func (l *Loader) appendRestoreTail(dst []byte, j *job) []byte {
+	dst = append(dst, '\r', '\n')
+	dst = resp.AppendArgString(dst, "ABSTTL")
+	switch {
+	case j.idle >= 0:
+		dst = resp.AppendArgString(dst, "IDLETIME")
+		dst = resp.AppendArgInt(dst, j.idle)
+	case j.freq >= 0:
+		dst = resp.AppendArgString(dst, "FREQ")
+		dst = resp.AppendArgInt(dst, j.freq)
+	}
+	if l.o.Conflict == ConflictReplace {
+		dst = resp.AppendArgString(dst, "REPLACE")
+	}
+	return dst
+}
+
+// restoreDone settles a key from the error its RESTORE met.
 func (l *Loader) restoreDone(p *pcmd) {
 	j := p.j
 	err := p.err
 	switch {
-	case err == nil:
-		l.finish(j, j.out, "")
 	case hasCode(err, "BUSYKEY"):
 		if (j.inDoubt || p.resent) && l.sameValue(j) {
 			l.statsMu.Lock()
@@ -189,11 +200,22 @@ func (l *Loader) finish(j *job, out outcome, reason string) {
 	l.settle(j, out, reason)
 	l.sem.Release(j.held)
 	j.held = 0
-	if j.dump != nil {
-		l.putBuf(j.dump)
-		j.dump = nil
+	j.dump, j.entry = nil, nil // the dump is in its batch's buffer
+}
+
+// finishWritten settles keys written by RESTORE and gives back what they
+// hold, all at once.
+func (l *Loader) finishWritten(js []*job) {
+	if len(js) == 0 {
+		return
 	}
-	j.entry = nil
+	l.settleWritten(js)
+	var held int64
+	for _, j := range js {
+		held += j.held
+		j.held, j.dump = 0, nil
+	}
+	l.sem.Release(held)
 }
 
 // rewriteKey writes a key with commands made from its payload. A lost

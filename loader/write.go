@@ -29,7 +29,7 @@ type job struct {
 	seq  uint64
 	db   int
 	key  []byte
-	slot int
+	slot int     // hash slot on a Redis Cluster, 0 otherwise
 	out  outcome // how the key counts once written
 
 	dump       []byte // jobRestore: DUMP payload
@@ -80,11 +80,13 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 	j := &job{
 		seq:      l.track.add(e.Offset),
 		db:       l.destDB(e.DB),
-		key:      bytes.Clone(e.Key),
-		slot:     rewrite.Slot(e.Key),
+		key:      e.Key, // until the job is queued: see dispatch
 		expireAt: e.ExpireAt,
 		idle:     e.Idle,
 		freq:     e.Freq,
+	}
+	if l.slots != nil { // a standalone server has one owner for every key
+		j.slot = rewrite.Slot(e.Key)
 	}
 	j.inDoubt = l.o.InDoubt != nil && l.o.InDoubt(e.Offset)
 	if l.slots != nil && j.db != 0 {
@@ -112,7 +114,7 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 		return l.writeStreamed(ctx, e, j)
 	case l.o.Mode == ModeRewrite:
 		return l.queueRewrite(ctx, e, j)
-	case l.o.Mode == ModeRestore || l.target.Knows(e.Encoding):
+	case l.o.Mode == ModeRestore || l.knowsEnc(e.Encoding):
 		switch {
 		case int64(len(e.Payload))+10 <= l.maxArg:
 			return l.queueRestore(ctx, e.Payload, j, outRestored)
@@ -152,9 +154,8 @@ func (l *Loader) writeTranscoded(ctx context.Context, e *rdb.Entry, j *job, now 
 	}
 	j.loss = loss
 	j.kind, j.out, j.held = jobRestore, outTranscoded, held
-	j.dump = rdb.AppendDump(out[:0], out, l.target.DumpVersion())
-	j.size = int64(len(j.dump))
-	l.dispatch(j)
+	l.dispatch(j, out)
+	l.putBuf(out)
 	return nil
 }
 
@@ -196,9 +197,7 @@ func (l *Loader) queueRestore(ctx context.Context, payload []byte, j *job, out o
 		return err
 	}
 	j.kind, j.out, j.held = jobRestore, out, held
-	j.dump = rdb.AppendDump(l.getBuf(len(payload)+10), payload, l.target.DumpVersion())
-	j.size = int64(len(j.dump))
-	l.dispatch(j)
+	l.dispatch(j, payload)
 	return nil
 }
 
@@ -211,7 +210,8 @@ func (l *Loader) queueRewrite(ctx context.Context, e *rdb.Entry, j *job) error {
 	}
 	j.kind, j.out, j.held = jobRewrite, outRewritten, held
 	j.entry = e.Clone()
-	l.dispatch(j)
+	j.key = j.entry.Key
+	l.dispatch(j, nil)
 	return nil
 }
 
@@ -225,9 +225,11 @@ func (l *Loader) acquire(ctx context.Context, j *job, n int64) (int64, error) {
 	return held, err
 }
 
-// dispatch hands a job to the node that owns its slot.
-func (l *Loader) dispatch(j *job) {
-	l.nodeFor(j.slot).queue <- j
+// dispatch hands a copy of j to the node that owns its slot, with the
+// payload of a RESTORE; j itself (Write's, with the caller's Entry.Key)
+// is done with. The copy lives in its batch, and holds a copy of its key.
+func (l *Loader) dispatch(j *job, payload []byte) {
+	l.add(l.nodeFor(j.slot), j, payload)
 }
 
 // chunkBytes is the size of the batches of commands of a streamed key.
@@ -236,10 +238,13 @@ const chunkBytes = 4 << 20
 // writeStreamed writes a key too large to hold in memory: the commands
 // that rebuild it are made here, as its value is read, and sent in
 // batches, in order, by one worker.
-func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error {
+func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, wj *job) error {
 	l.statsMu.Lock()
 	l.stats.Streamed++
 	l.statsMu.Unlock()
+	j := new(job) // the key's own, for its batches: Write's stays on its stack
+	*j = *wj
+	j.key = bytes.Clone(wj.key)
 	w := l.pickWorker(j.slot)
 	sk := &chunkKey{}
 	opts := l.rewriteOptions(j.key, j.seq)
@@ -261,7 +266,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 			n += int64(len(a))
 		}
 		if len(batch.cmds) > 0 && batch.size+n > limit {
-			w.queue <- batch // send what it holds before it waits for more
+			w.node.pushOwn(w, batch) // send what it holds before it waits for more
 			batch = l.newChunk(j, sk)
 		}
 		held, err := l.sem.Acquire(ctx, n)
@@ -277,7 +282,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 		}
 		batch.cmds = append(batch.cmds, cmd)
 		if batch.size >= limit || len(batch.cmds) >= l.o.Pipeline {
-			w.queue <- batch
+			w.node.pushOwn(w, batch)
 			batch = l.newChunk(j, sk)
 		}
 		return nil
@@ -287,7 +292,7 @@ func (l *Loader) writeStreamed(ctx context.Context, e *rdb.Entry, j *job) error 
 	batch.size = size
 	batch.rwLoss = loss
 	sk.genErr = err
-	w.queue <- batch
+	w.node.pushOwn(w, batch)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

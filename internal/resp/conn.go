@@ -2,9 +2,10 @@
 // paths: the loader's pipelines of RESTOREs and of replicated commands.
 // go-redis stays the client for everything else; here a command costs no
 // object of its own, arguments are written as they are (large byte slices
-// without a copy, by writev), and replies come back as go-redis reads
-// them (string, int64, []any, nil, or an error reply), matched to their
-// commands in order.
+// without a copy, by writev), commands can be encoded ahead of time into
+// the caller's buffer (AppendCommand, AppendEncoded), and replies come back
+// as go-redis reads them (string, int64, []any, nil, or an error reply),
+// matched to their commands in order.
 //
 // A Conn is dialled with the fields of a *redis.Options that the loader
 // sets: Network, Addr, Dialer, TLSConfig, Username, Password, DB,
@@ -19,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,7 +63,7 @@ type Conn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	wbuf   []byte      // commands being built
-	bufs   net.Buffers // what to write: parts of wbuf and direct arguments
+	bufs   net.Buffers // what to write: parts of wbuf, direct arguments, encoded commands
 	mark   int         // the start of the part of wbuf not yet in bufs
 	queued int         // commands queued since the last Exec
 	rt, wt time.Duration
@@ -141,83 +141,53 @@ func orDefault(d, def time.Duration) time.Duration {
 // int64s (other types are written as fmt prints them); a byte slice of
 // directArg bytes or more must not change until Exec returns.
 func (c *Conn) Append(args ...any) {
-	c.Command(len(args))
+	c.wbuf = AppendCommand(c.wbuf, len(args))
+	c.queued++
 	for _, a := range args {
 		switch a := a.(type) {
 		case string:
-			c.ArgString(a)
+			c.wbuf = AppendArgString(c.wbuf, a)
 		case []byte:
-			c.Arg(a)
+			c.arg(a)
 		case int:
-			c.ArgInt(int64(a))
+			c.wbuf = AppendArgInt(c.wbuf, int64(a))
 		case int64:
-			c.ArgInt(a)
+			c.wbuf = AppendArgInt(c.wbuf, a)
 		default: // as fmt prints it, like go-redis's writer for other types
-			c.Arg(fmt.Append(nil, a))
+			c.arg(fmt.Append(nil, a))
 		}
 	}
 }
 
 // AppendArgs queues a command whose arguments are all byte slices.
 func (c *Conn) AppendArgs(args [][]byte) {
-	c.Command(len(args))
-	for _, a := range args {
-		c.Arg(a)
-	}
-}
-
-// Command starts a command of n arguments, to be given by as many calls
-// of Arg, ArgString and ArgInt: Append without an interface per argument.
-func (c *Conn) Command(n int) {
-	c.wbuf = append(c.wbuf, '*')
-	c.wbuf = strconv.AppendInt(c.wbuf, int64(n), 10)
-	c.wbuf = append(c.wbuf, '\r', '\n')
+	c.wbuf = AppendCommand(c.wbuf, len(args))
 	c.queued++
-}
-
-// ArgString adds an argument to the command being queued.
-func (c *Conn) ArgString(s string) {
-	c.appendHeader(len(s))
-	c.wbuf = append(c.wbuf, s...)
-	c.wbuf = append(c.wbuf, '\r', '\n')
-}
-
-// ArgInt adds an argument to the command being queued, in decimal.
-func (c *Conn) ArgInt(n int64) {
-	var b [20]byte
-	d := strconv.AppendInt(b[:0], n, 10)
-	c.appendHeader(len(d))
-	c.wbuf = append(c.wbuf, d...)
-	c.wbuf = append(c.wbuf, '\r', '\n')
-}
-
-// Arg adds an argument to the command being queued; if it has directArg
-// bytes or more, it must not change until Exec returns.
-func (c *Conn) Arg(b []byte) {
-	if len(b) >= directArg {
-		c.ArgDirect(b)
-		return
+	for _, a := range args {
+		c.arg(a)
 	}
-	c.appendHeader(len(b))
-	c.wbuf = append(c.wbuf, b...)
-	c.wbuf = append(c.wbuf, '\r', '\n')
 }
 
-// ArgDirect adds an argument that is written where it is, without a copy
-// whatever its size (writev on TCP): b must not change until Exec
-// returns. For payloads, which are written once and never read again, it
-// saves a copy that costs more than the extra piece of the write: a
-// restore of a million keys took a tenth less time.
-func (c *Conn) ArgDirect(b []byte) {
-	c.appendHeader(len(b))
+// AppendEncoded queues n commands encoded in b by AppendCommand and the
+// AppendArg functions. b is written where it is, without a copy: it must
+// not change until Exec returns.
+func (c *Conn) AppendEncoded(b []byte, n int) {
 	c.cut()
 	c.bufs = append(c.bufs, b)
-	c.wbuf = append(c.wbuf, '\r', '\n')
+	c.queued += n
 }
 
-func (c *Conn) appendHeader(n int) {
-	c.wbuf = append(c.wbuf, '$')
-	c.wbuf = strconv.AppendInt(c.wbuf, int64(n), 10)
+// arg adds an argument to the command being queued: copied into the
+// write buffer if it is small, else written where it is (writev on TCP),
+// so it must not change until Exec returns.
+func (c *Conn) arg(b []byte) {
+	if len(b) < directArg {
+		c.wbuf = AppendArg(c.wbuf, b)
+		return
+	}
+	c.wbuf = AppendArgHeader(c.wbuf, len(b))
+	c.cut()
+	c.bufs = append(c.bufs, b)
 	c.wbuf = append(c.wbuf, '\r', '\n')
 }
 

@@ -56,12 +56,17 @@ func TestReplies(t *testing.T) {
 	c.Append("EXEC")
 	c.Append("SET", "f", 1.5) // another type: as fmt prints it
 	c.Append("GET", "f")
-	c.Command(3) // argument by argument, a small one without a copy
-	c.ArgString("SET")
-	c.Arg([]byte("d"))
-	c.ArgDirect([]byte("direct"))
+	var enc []byte // encoded ahead, written where it is
+	enc = resp.AppendCommand(enc, 3)
+	enc = resp.AppendArgString(enc, "SET")
+	enc = resp.AppendArg(enc, []byte("d"))
+	enc = resp.AppendArgInt(enc, -7)
+	enc = resp.AppendCommand(enc, 2)
+	enc = resp.AppendArgString(enc, "GET")
+	enc = append(resp.AppendArgHeader(enc, 1), "d\r\n"...)
+	c.AppendEncoded(enc, 2)
 	c.Append("GET", "d")
-	if c.Queued() != 17 {
+	if c.Queued() != 18 {
 		t.Fatalf("Queued = %d", c.Queued())
 	}
 	got := exec(t, c)
@@ -71,7 +76,7 @@ func TestReplies(t *testing.T) {
 		{Val: int64(3)}, {Val: []any{"a", "", "c"}}, {Err: wrongType},
 		{Val: "OK"}, {Val: "QUEUED"}, {Val: "QUEUED"}, {Val: "QUEUED"},
 		{Val: []any{int64(43), wrongType, nil}},
-		{Val: "OK"}, {Val: "1.5"}, {Val: "OK"}, {Val: "direct"},
+		{Val: "OK"}, {Val: "1.5"}, {Val: "OK"}, {Val: "-7"}, {Val: "-7"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d replies, want %d", len(got), len(want))

@@ -28,8 +28,13 @@ type ProtocolError struct{ Line string }
 
 func (e *ProtocolError) Error() string { return fmt.Sprintf("resp: malformed reply %q", e.Line) }
 
-// Replies that are common enough to deserve no allocation.
-var statuses = map[string]string{"OK": "OK", "QUEUED": "QUEUED", "PONG": "PONG"}
+// Replies that are common enough to deserve no allocation: held as
+// interfaces, so that returning one does not box a string each time. +OK
+// is not even looked up.
+var (
+	statusOK any = "OK"
+	statuses     = map[string]any{"QUEUED": "QUEUED", "PONG": "PONG"}
+)
 
 // read reads one reply: its value, its error reply (an Error, or
 // redis.Nil), or the transport or protocol error that breaks the
@@ -43,6 +48,9 @@ func (c *Conn) readDepth(depth int) (any, error, error) {
 	}
 	switch line[0] {
 	case '+':
+		if string(line) == "+OK" { // the reply to most commands: no lookup
+			return statusOK, nil, nil
+		}
 		if s, ok := statuses[string(line[1:])]; ok {
 			return s, nil, nil
 		}

@@ -1,0 +1,228 @@
+package loader
+
+import (
+	"sync"
+
+	"github.com/rdbkit/rdbkit/internal/resp"
+	"github.com/rdbkit/rdbkit/rdb"
+)
+
+// Keys go to the workers of their node in batches. Write encodes the
+// command of a key (RESTORE, EXISTS in a dry run) into its batch's buffer
+// as it adds it, the DUMP footer appended as the payload is copied in, and
+// the worker writes the buffer as it is: a key costs one copy of its
+// payload and no hand-off of its own, and a batch one write.
+
+// batchBytes is the size of the buffer of a batch: a batch is closed when
+// it holds Options.Pipeline keys, or when its next key would not fit (a
+// key larger than a buffer goes alone, in one of its size).
+const batchBytes = 256 << 10
+
+// cmdOverhead bounds what a key's command adds to its key and payload: the
+// headers, the other arguments, a SELECT before it.
+const cmdOverhead = 256
+
+// A batch is jobs for one node, sent by one worker: the RESTOREs (EXISTS)
+// in one round trip, then the other jobs one by one.
+type batch struct {
+	jobs []job  // with room for Options.Pipeline: never moved
+	buf  []byte // the commands of the jobs with one, SELECTs included
+	at   []int  // the index of each encoded job's command among those of buf
+	n    int    // commands in buf
+	db   int    // database selected at the end of buf, -1 if none
+	addr string // the node buf is for
+
+	// What process sends it with, kept for the next batch.
+	ps      []pcmd
+	cmds    []*pcmd
+	written []*job
+}
+
+// node is a master with its workers. Write adds keys to the node's open
+// batch; a worker takes the full batches in order, or the open batch when
+// there is none, so that a key never waits for its batch to fill while a
+// worker has nothing to do. The batches of commands of a streamed key go
+// to one worker's own queue, to be sent in order.
+type node struct {
+	addr    string
+	workers []*worker
+
+	mu      sync.Mutex
+	work    sync.Cond // a batch or an own job is there, or the node closed
+	room    sync.Cond // a full batch or an own job was taken
+	open    *batch    // nil when empty
+	full    []*batch  // oldest first, at most one per worker
+	free    []*batch  // sent batches with a buffer of batchBytes, for reuse
+	idle    int       // workers waiting for work
+	waking  int       // of them, signalled and not yet running
+	closing bool
+}
+
+// worker is a goroutine that sends its node's batches and its own jobs.
+type worker struct {
+	node *node
+	own  []*job // batches of commands of streamed keys, under node.mu
+}
+
+// maxOwn bounds the jobs queued for one worker.
+const maxOwn = 4
+
+func newNode(addr string) *node {
+	n := &node{addr: addr}
+	n.work.L, n.room.L = &n.mu, &n.mu
+	return n
+}
+
+// add adds a copy of j to the node's open batch, encoding its command
+// (after payload, for a RESTORE) if it has one: the copy's key, and dump,
+// are views of the batch's buffer. A full batch is queued for the
+// workers, waiting while each of them has one.
+func (l *Loader) add(n *node, j *job, payload []byte) {
+	need := 0
+	if j.kind == jobRestore || j.kind == jobExists {
+		need = len(j.key) + len(payload) + 10 + cmdOverhead
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	b := n.open
+	if b != nil && need > cap(b.buf)-len(b.buf) {
+		n.queue(b)
+		b = nil
+	}
+	if b == nil {
+		b = n.newBatch(need, l.o.Pipeline)
+		n.open = b
+	}
+	b.jobs = append(b.jobs, *j)
+	j = &b.jobs[len(b.jobs)-1]
+	if need > 0 {
+		l.encode(b, j, payload)
+	}
+	if len(b.jobs) >= l.o.Pipeline {
+		n.queue(b)
+	}
+	if n.idle > n.waking {
+		n.waking++
+		n.work.Signal()
+	}
+}
+
+// queue moves the open batch b to the full ones, once there is room.
+// n.mu is held.
+func (n *node) queue(b *batch) {
+	n.open = nil
+	for len(n.full) >= len(n.workers) && !n.closing {
+		n.room.Wait()
+	}
+	n.full = append(n.full, b)
+}
+
+// newBatch returns an empty batch for up to keys keys, whose buffer holds
+// need bytes. n.mu is held.
+func (n *node) newBatch(need, keys int) *batch {
+	if k := len(n.free); k > 0 && need <= batchBytes {
+		b := n.free[k-1]
+		n.free = n.free[:k-1]
+		return b
+	}
+	return &batch{jobs: make([]job, 0, keys), buf: make([]byte, 0, max(need, batchBytes)), db: -1, addr: n.addr}
+}
+
+// recycle keeps b, sent and settled, for another batch.
+func (n *node) recycle(b *batch) {
+	if cap(b.buf) != batchBytes {
+		return
+	}
+	clear(b.jobs)
+	clear(b.ps)
+	clear(b.cmds)
+	clear(b.written)
+	b.jobs, b.buf, b.at, b.n, b.db = b.jobs[:0], b.buf[:0], b.at[:0], 0, -1
+	b.ps, b.cmds, b.written = b.ps[:0], b.cmds[:0], b.written[:0]
+	n.mu.Lock()
+	if len(n.free) <= 2*len(n.workers) {
+		n.free = append(n.free, b)
+	}
+	n.mu.Unlock()
+}
+
+// encode appends j's command to b, after a SELECT if the database is not
+// the one selected (on a standalone destination).
+func (l *Loader) encode(b *batch, j *job, payload []byte) {
+	if l.slots == nil && j.db != b.db {
+		b.buf = resp.AppendCommand(b.buf, 2)
+		b.buf = resp.AppendArgString(b.buf, "SELECT")
+		b.buf = resp.AppendArgInt(b.buf, int64(j.db))
+		b.n++
+		b.db = j.db
+	}
+	b.at = append(b.at, b.n)
+	b.n++
+	if j.kind == jobExists {
+		b.buf, j.key = appendExists(b.buf, j.key)
+		return
+	}
+	b.buf, j.key = l.appendRestoreHead(b.buf, j, len(payload)+10)
+	start := len(b.buf)
+	b.buf = rdb.AppendDump(b.buf, payload, l.target.DumpVersion())
+	j.dump = b.buf[start:len(b.buf):len(b.buf)]
+	j.size = int64(len(j.dump))
+	b.buf = l.appendRestoreTail(b.buf, j)
+}
+
+// pushOwn queues j, a batch of commands of a streamed key, for worker w,
+// waiting while w has maxOwn of them.
+func (n *node) pushOwn(w *worker, j *job) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for len(w.own) >= maxOwn && !n.closing {
+		n.room.Wait()
+	}
+	w.own = append(w.own, j)
+	n.work.Broadcast() // w may not be the one a Signal would wake
+}
+
+// next waits for work for w: its own jobs first, then the oldest full
+// batch, then the open batch. It returns nil, nil once the node is closed
+// and nothing is left.
+func (n *node) next(w *worker) (*batch, *job) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for {
+		switch {
+		case len(w.own) > 0:
+			j := w.own[0]
+			w.own = w.own[:copy(w.own, w.own[1:])]
+			n.room.Broadcast()
+			return nil, j
+		case len(n.full) > 0:
+			b := n.full[0]
+			n.full = n.full[:copy(n.full, n.full[1:])]
+			n.room.Broadcast()
+			return b, nil
+		case n.open != nil:
+			b := n.open
+			n.open = nil
+			return b, nil
+		case n.closing:
+			return nil, nil
+		}
+		n.idle++
+		n.work.Wait()
+		n.idle--
+		n.waking = max(n.waking-1, 0)
+	}
+}
+
+// close has the workers send what is queued and stop.
+func (n *node) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open != nil {
+		n.full = append(n.full, n.open)
+		n.open = nil
+	}
+	n.closing = true
+	n.work.Broadcast()
+	n.room.Broadcast()
+}
