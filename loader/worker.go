@@ -105,7 +105,10 @@ func appendKey(dst, key []byte) ([]byte, []byte) {
 // n bytes (with the DUMP footer) to dst, and returns where the key is in
 // it. The payload and appendRestoreTail follow.
 func (l *Loader) appendRestoreHead(dst []byte, j *job, n int) ([]byte, []byte) {
-	args := 5
+	args := 4
+	if j.expireAt != 0 {
+		args++
+	}
 	if j.idle >= 0 || j.freq >= 0 {
 		args += 2
 	}
@@ -120,10 +123,14 @@ func (l *Loader) appendRestoreHead(dst []byte, j *job, n int) ([]byte, []byte) {
 }
 
 // appendRestoreTail ends the payload argument of a RESTORE and appends
-// ABSTTL [IDLETIME n | FREQ n] [REPLACE] to dst.
+// [ABSTTL] [IDLETIME n | FREQ n] [REPLACE] to dst: ABSTTL only for a key
+// with an expiry (a TTL of 0 is none either way), an argument less for
+// the server to parse for most keys.
 func (l *Loader) appendRestoreTail(dst []byte, j *job) []byte {
 	dst = append(dst, '\r', '\n')
-	dst = resp.AppendArgString(dst, "ABSTTL")
+	if j.expireAt != 0 {
+		dst = resp.AppendArgString(dst, "ABSTTL")
+	}
 	switch {
 	case j.idle >= 0:
 		dst = resp.AppendArgString(dst, "IDLETIME")
