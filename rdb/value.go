@@ -37,23 +37,36 @@ type Value struct {
 	ModuleVersion int
 	ModuleID      uint64
 
-	c     *cursor
-	own   cursor
-	live  bool // reading from a Reader's input, not from memory
-	key   []byte
-	limit int // MaxAlloc
-	chunk int // ChunkSize
+	valueState // cleared for every value
 
-	elem  Elem
+	// Kept from value to value: set before they are read, or buffers to
+	// reuse.
+	c         *cursor
+	own       cursor
+	live      bool // reading from a Reader's input, not from memory
+	key       []byte
+	limit     int // MaxAlloc
+	chunk     int // ChunkSize
+	step      func(*Value) (bool, error)
+	elem      Elem
+	bl        blob
+	scratch   [3][]byte
+	fieldInts []lazyField // integers of a stream entry's Fields, formatted by Elem on demand
+	blobBuf   []byte
+	stream    *streamState
+}
+
+// valueState is the part of a Value that starts at zero for every value:
+// kept apart so that reset clears only it, not the buffers and cursor
+// around it.
+type valueState struct {
 	err   error
 	done  bool
 	phase int
-	step  func(*Value) (bool, error)
 
 	n         uint64 // elements or nodes left
 	length    int64  // elements, -1 if unknown
 	minExpire int64
-	bl        blob
 	inBlob    bool
 	per       int      // blob entries per element
 	fast      fastKind // what nextFast may decode from bl
@@ -64,12 +77,8 @@ type Value struct {
 	tailTTL   bool   // an 8-byte field expiry follows the chunked string
 	bigTTL    int64  // field expiry for the last piece of the chunked string
 
-	scratch   [3][]byte
-	lazy      uint8       // what Elem still has to format: lazyMember, lazyValue, lazyFields
-	lazyInt   [2]int64    // integer blob entries of Member and Value, formatted by Elem on demand
-	fieldInts []lazyField // integers of a stream entry's Fields, idem
-	blobBuf   []byte
-	stream    *streamState
+	lazy    uint8    // what Elem still has to format: lazyMember, lazyValue, lazyFields
+	lazyInt [2]int64 // integer blob entries of Member and Value, formatted by Elem on demand
 }
 
 // An Elem is one element of a Value; its slices are valid until the next
@@ -85,15 +94,16 @@ type Elem struct {
 }
 
 func (v *Value) reset(enc Encoding, key []byte, r *Reader) {
-	scratch, blobBuf, stream, fields, fieldInts := v.scratch, v.blobBuf, v.stream, v.elem.Fields[:0], v.fieldInts[:0]
-	*v = Value{} // cleared in place: a composite literal would be built aside and copied
-	v.Type, v.Encoding, v.key, v.length = enc.Type(), enc, key, -1
-	v.scratch, v.blobBuf, v.stream, v.elem.Fields, v.fieldInts = scratch, blobBuf, stream, fields, fieldInts
+	v.valueState = valueState{length: -1}
+	v.Type, v.Encoding, v.ModuleName, v.ModuleVersion, v.ModuleID = enc.Type(), enc, "", 0, 0
+	v.c, v.live, v.key = nil, false, key
 	v.limit, v.chunk = DefaultMaxAlloc, DefaultChunkSize
 	if r != nil {
 		v.limit, v.chunk = r.maxAlloc(), r.chunkSize()
 	}
 	v.step = stepFor(enc)
+	v.elem.set(nil, nil, 0)
+	v.fieldInts = v.fieldInts[:0]
 }
 
 // init prepares v to decode payload (type byte first), found at input
