@@ -147,12 +147,17 @@ func (v *Value) fail(err error) {
 	if v.err == nil {
 		v.err = wrapErr(v.c, v.c.offset(), string(v.key), "value", err)
 	}
-	v.done = true
+	v.done, v.fast = true, fastNone
 }
 
 // Next advances to the next element and reports whether there is one. It
 // returns false at the end of the value or on an error (see Err).
 func (v *Value) Next() bool {
+	// fast is set only while a blob is being read, which chunked strings
+	// and the end of the value never are.
+	if v.fast != fastNone && v.nextFast() {
+		return true
+	}
 	if v.done {
 		return false
 	}
@@ -163,9 +168,6 @@ func (v *Value) Next() bool {
 		}
 		return true
 	}
-	if v.fast != fastNone && v.nextFast() {
-		return true
-	}
 	v.elem.set(nil, nil, 0)
 	v.lazy = 0
 	ok, err := v.step(v)
@@ -174,7 +176,7 @@ func (v *Value) Next() bool {
 		return false
 	}
 	if !ok {
-		v.done = true
+		v.done, v.fast = true, fastNone
 		if !v.live && v.c.pos != v.c.end {
 			v.fail(corrupt("%d bytes after the value", v.c.end-v.c.pos))
 		}
@@ -614,42 +616,42 @@ func (v *Value) nextFast() bool {
 		v.lazy, v.lazyInt[0] = lazyMember, bl.nextIntset()
 		return true
 	}
-	if bl.kind != blobListpack {
+	b, left := bl.b, bl.left
+	if bl.kind != blobListpack || left == 0 || left == 1 && v.fast == fastPair {
 		return false
 	}
-	pos, left := bl.pos, bl.left
-	m, n, isInt, ok := bl.nextListpackFast()
-	if !ok {
+	m, n, p := lpEntry(b, bl.pos)
+	if p == 0 {
 		return false
 	}
 	lazy := uint8(0)
-	if isInt {
+	if m == nil {
 		lazy, v.lazyInt[0] = lazyMember, n
 	}
 	if v.fast == fastMember {
+		bl.pos, bl.left = p, max(left-1, -1) // left -1: unknown, stays so
 		v.elem.set(m, nil, 0)
 		v.lazy = lazy
 		return true
 	}
 	var val []byte
 	var score float64
-	s, n, isInt, ok := bl.nextListpackFast()
+	s, n, p := lpEntry(b, p)
 	switch {
-	case !ok:
+	case p == 0:
+		return false
 	case v.Type == TypeZSet:
 		var err error
-		score, err = blobScore(s, n, isInt)
-		ok = err == nil
-	case isInt:
+		if score, err = blobScore(s, n, s == nil); err != nil {
+			return false
+		}
+	case s == nil:
 		lazy |= lazyValue
 		v.lazyInt[1] = n
 	default:
 		val = s
 	}
-	if !ok {
-		bl.pos, bl.left = pos, left
-		return false
-	}
+	bl.pos, bl.left = p, max(left-2, -1)
 	v.elem.set(m, val, score)
 	v.lazy = lazy
 	return true
@@ -722,7 +724,7 @@ func stepQuicklist(v *Value) (bool, error) {
 				v.elem.Member = s
 				return ok, err
 			}
-			v.inBlob = false
+			v.inBlob, v.fast = false, fastNone
 		}
 		if ok, err := v.countdown(); !ok {
 			return false, err
