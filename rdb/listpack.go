@@ -50,8 +50,8 @@ func (bl *blob) next() (s []byte, v int64, isInt, done bool, err error) {
 	}
 	switch bl.kind {
 	case blobListpack:
-		if s, v, isInt, ok := bl.nextListpackFast(); ok {
-			return s, v, isInt, false, nil
+		if s, v, next := lpEntry(bl.b, bl.pos); bl.take(next) {
+			return s, v, s == nil, false, nil
 		}
 		s, v, isInt, done, err = bl.nextListpack()
 	case blobIntset:
@@ -102,23 +102,15 @@ func (bl *blob) initListpack() error {
 	return nil
 }
 
-// nextListpackFast decodes the common listpack entries that lie well
-// inside the blob, as nextListpack would; ok is false for anything else
-// (other encodings, the end, corrupt entries), which nextListpack then
-// handles.
-func (bl *blob) nextListpackFast() (s []byte, v int64, isInt, ok bool) {
-	if bl.left == 0 {
-		return nil, 0, false, false
+// take moves past the entry that lpEntry decoded, next being where the
+// entry after it starts; false, having moved nowhere, if lpEntry left the
+// entry to nextListpack (next 0) or the header's count is used up.
+func (bl *blob) take(next int) bool {
+	if next == 0 || bl.left == 0 {
+		return false
 	}
-	s, v, next := lpEntry(bl.b, bl.pos)
-	if next == 0 {
-		return nil, 0, false, false
-	}
-	bl.pos = next
-	if bl.left > 0 {
-		bl.left--
-	}
-	return s, v, s == nil, true
+	bl.pos, bl.left = next, max(bl.left-1, -1) // left -1: unknown, stays so
+	return true
 }
 
 // lpEntry decodes the listpack entry at b[p:] if it is a common one that
