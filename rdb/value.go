@@ -110,7 +110,10 @@ func (v *Value) reset(enc Encoding, key []byte, r *Reader) {
 // offset off.
 func (v *Value) init(payload []byte, enc Encoding, key []byte, off int64, r *Reader) {
 	v.reset(enc, key, r)
-	v.own = cursor{buf: payload, pos: 1, end: len(payload), base: off, mark: -1}
+	// own's other fields are zero and stay so: without a source, it never
+	// reads, keeps a checksum or bounds a record.
+	o := &v.own
+	o.buf, o.pos, o.end, o.base, o.mark = payload, 1, len(payload), off, -1
 	v.c = &v.own
 	if len(payload) == 0 {
 		v.fail(corrupt("empty payload"))
