@@ -24,5 +24,11 @@ func (bl *blob) initIntset() error {
 func (bl *blob) nextIntset() int64 {
 	p := bl.b[bl.pos : bl.pos+bl.width]
 	bl.pos += bl.width
-	return leInt(p)
+	switch len(p) { // loads of the width, not leInt's loop over bytes
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(p)))
+	case 4:
+		return int64(int32(binary.LittleEndian.Uint32(p)))
+	}
+	return int64(binary.LittleEndian.Uint64(p))
 }

@@ -50,8 +50,8 @@ func (bl *blob) next() (s []byte, v int64, isInt, done bool, err error) {
 	}
 	switch bl.kind {
 	case blobListpack:
-		if s, v, isInt, ok := bl.nextListpackFast(); ok {
-			return s, v, isInt, false, nil
+		if s, v, next := lpEntry(bl.b, bl.pos); bl.take(next) {
+			return s, v, s == nil, false, nil
 		}
 		s, v, isInt, done, err = bl.nextListpack()
 	case blobIntset:
@@ -102,52 +102,55 @@ func (bl *blob) initListpack() error {
 	return nil
 }
 
-// nextListpackFast decodes the common listpack entries that lie well
-// inside the blob, as nextListpack would; ok is false for anything else
-// (other encodings, the end, corrupt entries), which nextListpack then
-// handles.
-func (bl *blob) nextListpackFast() (s []byte, v int64, isInt, ok bool) {
-	b, p := bl.b, bl.pos
-	if p < 0 || p+11 > len(b) || bl.left == 0 {
-		return nil, 0, false, false
+// take moves past the entry that lpEntry decoded, next being where the
+// entry after it starts; false, having moved nowhere, if lpEntry left the
+// entry to nextListpack (next 0) or the header's count is used up.
+func (bl *blob) take(next int) bool {
+	if next == 0 || bl.left == 0 {
+		return false
+	}
+	bl.pos, bl.left = next, max(bl.left-1, -1) // left -1: unknown, stays so
+	return true
+}
+
+// lpEntry decodes the listpack entry at b[p:] if it is a common one that
+// lies well inside b: a string s (a view of b, never nil) or, with s nil,
+// an integer v; next is where the entry after it starts. next is 0 for
+// anything else, left to nextListpack.
+func lpEntry(b []byte, p int) (s []byte, v int64, next int) {
+	if p < 0 || p+11 > len(b) {
+		return nil, 0, 0
 	}
 	w := b[p : p+11 : p+11] // the longest entry that is not a string, backlen included
-	next := 0
 	switch e := w[0]; {
 	case e < 0x80: // 7-bit uint
-		v, isInt, next = int64(e), true, p+2
+		return nil, int64(e), p + 2
 	case e < 0xc0: // 6-bit string: its entry is at most 64 bytes, backlen 1
 		n := int(e & 0x3f)
 		if next = p + 2 + n; next > len(b)-1 {
-			return nil, 0, false, false
+			return nil, 0, 0
 		}
-		s = b[p+1 : p+1+n : p+1+n]
+		return b[p+1 : p+1+n : p+1+n], 0, next
 	case e < 0xe0: // 13-bit int
 		u := int64(e&0x1f)<<8 | int64(w[1])
-		v, isInt, next = u<<51>>51, true, p+3
+		return nil, u << 51 >> 51, p + 3
 	case e < 0xf0: // 12-bit string
 		n := int(e&0x0f)<<8 | int(w[1])
 		if next = p + 2 + n + backlenSize(2+n); next > len(b)-1 {
-			return nil, 0, false, false
+			return nil, 0, 0
 		}
-		s = b[p+2 : p+2+n : p+2+n]
+		return b[p+2 : p+2+n : p+2+n], 0, next
 	case e == 0xf1: // 16-bit int
-		v, isInt, next = int64(int16(binary.LittleEndian.Uint16(w[1:]))), true, p+4
+		return nil, int64(int16(binary.LittleEndian.Uint16(w[1:]))), p + 4
 	case e == 0xf2: // 24-bit int
 		u := uint32(w[1]) | uint32(w[2])<<8 | uint32(w[3])<<16
-		v, isInt, next = int64(int32(u<<8)>>8), true, p+5
+		return nil, int64(int32(u<<8) >> 8), p + 5
 	case e == 0xf3: // 32-bit int
-		v, isInt, next = int64(int32(binary.LittleEndian.Uint32(w[1:]))), true, p+6
+		return nil, int64(int32(binary.LittleEndian.Uint32(w[1:]))), p + 6
 	case e == 0xf4: // 64-bit int
-		v, isInt, next = int64(binary.LittleEndian.Uint64(w[1:])), true, p+10
-	default:
-		return nil, 0, false, false
+		return nil, int64(binary.LittleEndian.Uint64(w[1:])), p + 10
 	}
-	bl.pos = next
-	if bl.left > 0 {
-		bl.left--
-	}
-	return s, v, isInt, true
+	return nil, 0, 0
 }
 
 func (bl *blob) nextListpack() (s []byte, v int64, isInt, done bool, err error) {

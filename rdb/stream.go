@@ -261,9 +261,8 @@ var errBlobEnd = corrupt("end of blob")
 
 // lpNext returns the next listpack entry of a stream node, or errBlobEnd.
 func (v *Value) lpNext() (s []byte, n int64, isInt bool, err error) {
-	s, n, isInt, ok := v.bl.nextListpackFast()
-	if ok {
-		return s, n, isInt, nil
+	if s, n, next := lpEntry(v.bl.b, v.bl.pos); v.bl.take(next) {
+		return s, n, s == nil, nil
 	}
 	s, n, isInt, done, err := v.bl.next()
 	if err == nil && done {

@@ -37,23 +37,36 @@ type Value struct {
 	ModuleVersion int
 	ModuleID      uint64
 
-	c     *cursor
-	own   cursor
-	live  bool // reading from a Reader's input, not from memory
-	key   []byte
-	limit int // MaxAlloc
-	chunk int // ChunkSize
+	valueState // cleared for every value
 
-	elem  Elem
+	// Kept from value to value: set before they are read, or buffers to
+	// reuse.
+	c         *cursor
+	own       cursor
+	live      bool // reading from a Reader's input, not from memory
+	key       []byte
+	limit     int // MaxAlloc
+	chunk     int // ChunkSize
+	step      func(*Value) (bool, error)
+	elem      Elem
+	bl        blob
+	scratch   [3][]byte
+	fieldInts []lazyField // integers of a stream entry's Fields, formatted by Elem on demand
+	blobBuf   []byte
+	stream    *streamState
+}
+
+// valueState is the part of a Value that starts at zero for every value:
+// kept apart so that reset clears only it, not the buffers and cursor
+// around it.
+type valueState struct {
 	err   error
 	done  bool
 	phase int
-	step  func(*Value) (bool, error)
 
 	n         uint64 // elements or nodes left
 	length    int64  // elements, -1 if unknown
 	minExpire int64
-	bl        blob
 	inBlob    bool
 	per       int      // blob entries per element
 	fast      fastKind // what nextFast may decode from bl
@@ -64,12 +77,8 @@ type Value struct {
 	tailTTL   bool   // an 8-byte field expiry follows the chunked string
 	bigTTL    int64  // field expiry for the last piece of the chunked string
 
-	scratch   [3][]byte
-	lazy      uint8       // what Elem still has to format: lazyMember, lazyValue, lazyFields
-	lazyInt   [2]int64    // integer blob entries of Member and Value, formatted by Elem on demand
-	fieldInts []lazyField // integers of a stream entry's Fields, idem
-	blobBuf   []byte
-	stream    *streamState
+	lazy    uint8    // what Elem still has to format: lazyMember, lazyValue, lazyFields
+	lazyInt [2]int64 // integer blob entries of Member and Value, formatted by Elem on demand
 }
 
 // An Elem is one element of a Value; its slices are valid until the next
@@ -85,22 +94,26 @@ type Elem struct {
 }
 
 func (v *Value) reset(enc Encoding, key []byte, r *Reader) {
-	scratch, blobBuf, stream, fields, fieldInts := v.scratch, v.blobBuf, v.stream, v.elem.Fields[:0], v.fieldInts[:0]
-	*v = Value{} // cleared in place: a composite literal would be built aside and copied
-	v.Type, v.Encoding, v.key, v.length = enc.Type(), enc, key, -1
-	v.scratch, v.blobBuf, v.stream, v.elem.Fields, v.fieldInts = scratch, blobBuf, stream, fields, fieldInts
+	v.valueState = valueState{length: -1}
+	v.Type, v.Encoding, v.ModuleName, v.ModuleVersion, v.ModuleID = enc.Type(), enc, "", 0, 0
+	v.c, v.live, v.key = nil, false, key
 	v.limit, v.chunk = DefaultMaxAlloc, DefaultChunkSize
 	if r != nil {
 		v.limit, v.chunk = r.maxAlloc(), r.chunkSize()
 	}
 	v.step = stepFor(enc)
+	v.elem.set(nil, nil, 0)
+	v.fieldInts = v.fieldInts[:0]
 }
 
 // init prepares v to decode payload (type byte first), found at input
 // offset off.
 func (v *Value) init(payload []byte, enc Encoding, key []byte, off int64, r *Reader) {
 	v.reset(enc, key, r)
-	v.own = cursor{buf: payload, pos: 1, end: len(payload), base: off, mark: -1}
+	// own's other fields are zero and stay so: without a source, it never
+	// reads, keeps a checksum or bounds a record.
+	o := &v.own
+	o.buf, o.pos, o.end, o.base, o.mark = payload, 1, len(payload), off, -1
 	v.c = &v.own
 	if len(payload) == 0 {
 		v.fail(corrupt("empty payload"))
@@ -137,12 +150,17 @@ func (v *Value) fail(err error) {
 	if v.err == nil {
 		v.err = wrapErr(v.c, v.c.offset(), string(v.key), "value", err)
 	}
-	v.done = true
+	v.done, v.fast = true, fastNone
 }
 
 // Next advances to the next element and reports whether there is one. It
 // returns false at the end of the value or on an error (see Err).
 func (v *Value) Next() bool {
+	// fast is set only while a blob is being read, which chunked strings
+	// and the end of the value never are.
+	if v.fast != fastNone && v.nextFast() {
+		return true
+	}
 	if v.done {
 		return false
 	}
@@ -153,9 +171,6 @@ func (v *Value) Next() bool {
 		}
 		return true
 	}
-	if v.fast != fastNone && v.nextFast() {
-		return true
-	}
 	v.elem.set(nil, nil, 0)
 	v.lazy = 0
 	ok, err := v.step(v)
@@ -164,7 +179,7 @@ func (v *Value) Next() bool {
 		return false
 	}
 	if !ok {
-		v.done = true
+		v.done, v.fast = true, fastNone
 		if !v.live && v.c.pos != v.c.end {
 			v.fail(corrupt("%d bytes after the value", v.c.end-v.c.pos))
 		}
@@ -604,42 +619,42 @@ func (v *Value) nextFast() bool {
 		v.lazy, v.lazyInt[0] = lazyMember, bl.nextIntset()
 		return true
 	}
-	if bl.kind != blobListpack {
+	b, left := bl.b, bl.left
+	if bl.kind != blobListpack || left == 0 || left == 1 && v.fast == fastPair {
 		return false
 	}
-	pos, left := bl.pos, bl.left
-	m, n, isInt, ok := bl.nextListpackFast()
-	if !ok {
+	m, n, p := lpEntry(b, bl.pos)
+	if p == 0 {
 		return false
 	}
 	lazy := uint8(0)
-	if isInt {
+	if m == nil {
 		lazy, v.lazyInt[0] = lazyMember, n
 	}
 	if v.fast == fastMember {
+		bl.pos, bl.left = p, max(left-1, -1) // left -1: unknown, stays so
 		v.elem.set(m, nil, 0)
 		v.lazy = lazy
 		return true
 	}
 	var val []byte
 	var score float64
-	s, n, isInt, ok := bl.nextListpackFast()
+	s, n, p := lpEntry(b, p)
 	switch {
-	case !ok:
+	case p == 0:
+		return false
 	case v.Type == TypeZSet:
 		var err error
-		score, err = blobScore(s, n, isInt)
-		ok = err == nil
-	case isInt:
+		if score, err = blobScore(s, n, s == nil); err != nil {
+			return false
+		}
+	case s == nil:
 		lazy |= lazyValue
 		v.lazyInt[1] = n
 	default:
 		val = s
 	}
-	if !ok {
-		bl.pos, bl.left = pos, left
-		return false
-	}
+	bl.pos, bl.left = p, max(left-2, -1)
 	v.elem.set(m, val, score)
 	v.lazy = lazy
 	return true
@@ -712,7 +727,7 @@ func stepQuicklist(v *Value) (bool, error) {
 				v.elem.Member = s
 				return ok, err
 			}
-			v.inBlob = false
+			v.inBlob, v.fast = false, fastNone
 		}
 		if ok, err := v.countdown(); !ok {
 			return false, err
