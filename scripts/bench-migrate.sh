@@ -2,7 +2,7 @@
 # bench-migrate.sh measures the live commands on the 1M-key benchmark data
 # in one session, each beside its reference:
 #   fetch    - rdbkit fetch against redis-cli --rdb (same source, same run),
-#              alternated ROUNDS times (default 3)
+#              alternated ROUNDS times (default 3), from both sources below
 #   copy     - rdbkit copy (SCAN+DUMP+RESTORE) against rdbkit restore of
 #              the same data: the issue asks for at least half its throughput
 #   compare  - rdbkit compare live-to-live after the copy, against the copy
@@ -47,21 +47,27 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 start src "$file"; src=$port
 want=$(keys "$src")
 
-if [ -z "${SYNC_ONLY:-}" ]; then # SYNC_ONLY=1: the sync rounds alone
-	# fetch against redis-cli --rdb, ROUNDS times, each going first in turn.
-	# Both write (and fsync) a file of the data's size after a BGSAVE wrote
-	# one: each starts once the disk has written back the files before it
-	# (sync), so that neither pays for the other's writes.
-	fetch_cli() { rm -f "$work/cli.rdb"; sync; timed redis-cli -p "$src" --rdb "$work/cli.rdb"; cli_rdb=$secs; }
-	fetch_rk() { rm -f "$work/fetched.rdb"; sync; timed "$rk" fetch --from "redis://127.0.0.1:$src" -o "$work/fetched.rdb"; fetch=$secs; }
+# fetch against redis-cli --rdb, ROUNDS times, each going first in turn.
+# Both write (and fsync) a file of the data's size (after a BGSAVE wrote
+# one, on a disk-based source): each starts once the disk has written back
+# the files before it (sync), so that neither pays for the other's writes.
+fetch_cli() { rm -f "$work/cli.rdb"; sync; timed redis-cli -p "$1" --rdb "$work/cli.rdb"; cli_rdb=$secs; }
+fetch_rk() { rm -f "$work/fetched.rdb"; sync; timed "$rk" fetch --from "redis://127.0.0.1:$1" -o "$work/fetched.rdb"; fetch=$secs; }
+fetch_rounds() { # source port, label
+	local round
 	for round in $(seq "${ROUNDS:-3}"); do
 		if [ $((round % 2)) = 1 ]; then
-			fetch_cli; fetch_rk
+			fetch_cli "$1"; fetch_rk "$1"
 		else
-			fetch_rk; fetch_cli
+			fetch_rk "$1"; fetch_cli "$1"
 		fi
-		printf 'fetch    %6.2f s   redis-cli --rdb %6.2f s   ratio %s   (round %d)\n' "$fetch" "$cli_rdb" "$(ratio "$fetch" "$cli_rdb")" "$round"
+		printf 'fetch    %6.2f s   redis-cli --rdb %6.2f s   ratio %s   (%s, round %d)\n' \
+			"$fetch" "$cli_rdb" "$(ratio "$fetch" "$cli_rdb")" "$2" "$round"
 	done
+}
+
+if [ -z "${SYNC_ONLY:-}" ]; then # SYNC_ONLY=1: the sync rounds alone
+	fetch_rounds "$src" disk-based
 
 	start restore-dst; d1=$port
 	timed "$rk" restore "$work/fetched.rdb" --to "redis://127.0.0.1:$d1"; restore=$secs
@@ -83,9 +89,11 @@ sync_rounds() { # source port, label
 	for round in $(seq "${ROUNDS:-3}"); do
 		rm -f "$work/fetched.rdb"
 		start pair-dst; dp=$port
+		sync # each starts with the disk's write-back done, as the fetch rounds do
 		timed "$rk" fetch --from "redis://127.0.0.1:$from" -o "$work/fetched.rdb"; f=$secs
 		timed "$rk" restore "$work/fetched.rdb" --to "redis://127.0.0.1:$dp"; r=$secs
 		start sync-dst; d3=$port
+		sync
 		timed "$rk" sync --from "redis://127.0.0.1:$from" --to "redis://127.0.0.1:$d3" --until-synced; sync=$secs
 		[ "$(keys "$dp")" = "$want" ] && [ "$(keys "$d3")" = "$want" ] || { echo "sync: key counts differ" >&2; exit 1; }
 		redis-cli -p "$dp" shutdown nosave >/dev/null 2>&1 || true
@@ -98,5 +106,6 @@ sync_rounds() { # source port, label
 sync_rounds "$src" disk-based
 redis-cli -p "$src" shutdown nosave >/dev/null 2>&1 || true
 start src-diskless "$file" yes
+[ -n "${SYNC_ONLY:-}" ] || fetch_rounds "$port" diskless
 sync_rounds "$port" diskless
 echo "keys: $want"
