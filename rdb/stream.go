@@ -259,11 +259,11 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 // errBlobEnd is lpInt's and lpStr's report of the end of the listpack.
 var errBlobEnd = corrupt("end of blob")
 
-// lpNext returns the next listpack entry of a stream node, or errBlobEnd.
-func (v *Value) lpNext() (s []byte, n int64, isInt bool, err error) {
-	if s, n, next := lpEntry(v.bl.b, v.bl.pos); v.bl.take(next) {
-		return s, n, s == nil, nil
-	}
+// lpSlow returns the next listpack entry of a stream node, or errBlobEnd,
+// for lpInt and lpStr when lpEntry leaves the entry to the blob (the end of
+// the node, unusual or corrupt entries). They call lpEntry themselves, a
+// call level less per entry on the common path.
+func (v *Value) lpSlow() (s []byte, n int64, isInt bool, err error) {
 	s, n, isInt, done, err := v.bl.next()
 	if err == nil && done {
 		err = errBlobEnd
@@ -273,14 +273,18 @@ func (v *Value) lpNext() (s []byte, n int64, isInt bool, err error) {
 
 // lpInt returns the next listpack entry as an integer, or errBlobEnd.
 func (v *Value) lpInt() (int64, error) {
-	s, n, isInt, err := v.lpNext()
-	switch {
-	case err != nil:
-		return 0, err
-	case isInt:
+	s, n, next := lpEntry(v.bl.b, v.bl.pos)
+	isInt := s == nil
+	if !v.bl.take(next) {
+		var err error
+		if s, n, isInt, err = v.lpSlow(); err != nil {
+			return 0, err
+		}
+	}
+	if isInt {
 		return n, nil
 	}
-	n, err = strconv.ParseInt(string(s), 10, 64)
+	n, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil {
 		return 0, corrupt("stream listpack: %q where an integer was expected", s)
 	}
@@ -293,9 +297,13 @@ func (v *Value) lpInt() (int64, error) {
 // field >= 0, an integer that is not in smallDecimals is left for Elem to
 // format into Fields[field], and lpStr returns nil for it.
 func (v *Value) lpStr(arena *[]byte, field int) ([]byte, error) {
-	s, n, isInt, err := v.lpNext()
-	if err != nil {
-		return nil, err
+	s, n, next := lpEntry(v.bl.b, v.bl.pos)
+	isInt := s == nil
+	if !v.bl.take(next) {
+		var err error
+		if s, n, isInt, err = v.lpSlow(); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case !isInt:
