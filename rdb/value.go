@@ -607,7 +607,9 @@ func fastFor(kind blobKind, per int) fastKind {
 // nextFast decodes the next element of a listpack or intset in memory in
 // one go, as the step would; it returns false, having consumed nothing,
 // wherever the step has more to do: at the end of the blob, for unusual
-// entries and for corrupt ones.
+// entries and for corrupt ones. It stores only Member, Value and Score:
+// the element before it came from nextFast or from a step after Next's
+// Elem.set, so its other fields are already zero.
 func (v *Value) nextFast() bool {
 	bl := &v.bl
 	if v.fast == fastIntset {
@@ -615,7 +617,7 @@ func (v *Value) nextFast() bool {
 			return false
 		}
 		bl.left--
-		v.elem.set(nil, nil, 0)
+		v.elem.Member, v.elem.Value, v.elem.Score = nil, nil, 0
 		v.lazy, v.lazyInt[0] = lazyMember, bl.nextIntset()
 		return true
 	}
@@ -633,7 +635,7 @@ func (v *Value) nextFast() bool {
 	}
 	if v.fast == fastMember {
 		bl.pos, bl.left = p, max(left-1, -1) // left -1: unknown, stays so
-		v.elem.set(m, nil, 0)
+		v.elem.Member, v.elem.Value, v.elem.Score = m, nil, 0
 		v.lazy = lazy
 		return true
 	}
@@ -655,7 +657,7 @@ func (v *Value) nextFast() bool {
 		val = s
 	}
 	bl.pos, bl.left = p, max(left-2, -1)
-	v.elem.set(m, val, score)
+	v.elem.Member, v.elem.Value, v.elem.Score = m, val, score
 	v.lazy = lazy
 	return true
 }
