@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -362,26 +361,14 @@ func TestEncodeLikeRedis(t *testing.T) {
 	files := encodeFixtureFiles(t)
 	counts := map[string]int{}
 	for _, path := range files {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := NewReader(bytes.NewReader(data))
-		for {
-			e, err := r.Next()
-			if err != nil {
-				if err != io.EOF {
-					t.Logf("%s: %v (skipped from here)", path, err)
-				}
-				break
-			}
+		eachKeyUntilError(t, path, func(r *Reader, e *Entry) {
 			// Redis before 2.6 (RDB 6) had fewer ziplist encodings, and
 			// a handcrafted file may use long forms of lengths.
-			if e.Kind != KindKey || e.Payload == nil || r.Version() < 7 || strings.Contains(path, "64b_length") {
-				continue
+			if e.Payload == nil || r.Version() < 7 || strings.Contains(path, "64b_length") {
+				return
 			}
 			checkBlobsLikeRedis(t, path, e, counts)
-		}
+		})
 	}
 	t.Logf("rebuilt byte for byte: %v", counts)
 	for _, k := range []string{"string", "listpack", "ziplist", "intset"} {

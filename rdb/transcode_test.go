@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -105,32 +104,17 @@ func TestTranscodeFixtures(t *testing.T) {
 	now := time.Now().UnixMilli()
 	stats := map[string]int{}
 	for _, path := range encodeFixtureFiles(t) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := NewReader(bytes.NewReader(data))
-		for {
-			e, err := r.Next()
-			if err != nil {
-				if err != io.EOF {
-					t.Logf("%s: %v (skipped from here)", path, err)
-				}
-				break
-			}
-			if e.Kind != KindKey {
-				continue
-			}
+		eachKeyUntilError(t, path, func(r *Reader, e *Entry) {
 			name := fmt.Sprintf("%s: db %d key %q (%v)", path[len(sharedTestdata)+1:], e.DB, e.Key, e.Encoding)
 			orig, _, err := tcDecode(e.Payload, r.Version())
 			if err != nil {
 				t.Logf("%s: %v (corrupt on purpose?)", name, err)
-				continue
+				return
 			}
 			for _, tg := range tcTargets {
 				checkTranscode(t, name, e.Payload, e.Encoding, orig, tg, now, stats)
 			}
-		}
+		})
 	}
 	t.Logf("%v", stats)
 }
