@@ -46,7 +46,9 @@ const (
 	// ModeAuto sends the payload as is when the target knows its
 	// encoding, transcodes it when it does not, and writes commands where
 	// neither works (a module or a stream the target lacks, a payload over
-	// the target's size limit, a value too large to buffer).
+	// the target's size limit, a value too large to buffer). On a
+	// standalone server, strings without expiry go many to an MSETNX
+	// (see mset.go).
 	ModeAuto Mode = iota
 	// ModeRestore always sends the file's payload with RESTORE.
 	ModeRestore
@@ -182,6 +184,7 @@ type Loader struct {
 	statsMu sync.Mutex
 	stats   Stats
 	fatal   atomic.Pointer[error]
+	noSet   atomic.Bool // the server refused MSETNX: strings go by RESTORE
 
 	redirects, retries atomic.Int64
 	wg                 sync.WaitGroup

@@ -140,6 +140,10 @@ func (l *Loader) plan(ctx context.Context, e *rdb.Entry, j *job, now int64) erro
 			}
 		}
 	}
+	if _, ok := l.setValue(e, j); ok {
+		j.out = outSet
+		p.commands[l.setCommand()] = true
+	}
 	if rewriteWhy != "" {
 		p.Rewrite[rewriteWhy]++
 		j.out = outRewritten
@@ -220,7 +224,10 @@ func (l *Loader) FinishPlan(ctx context.Context, extra ...string) {
 			", at least "+itoa(p.PayloadBytes)+" bytes to write (serialized size; loaded values take more)")
 	}
 	for _, perm := range perms {
-		if perm.Allowed == "no" {
+		switch {
+		case perm.Allowed == "no" && perm.Command == l.setCommand():
+			p.Notes = append(p.Notes, "the user may not run "+perm.Command+": strings will go one RESTORE each")
+		case perm.Allowed == "no":
 			p.Notes = append(p.Notes, "the user may not run "+perm.Command)
 		}
 	}

@@ -72,7 +72,7 @@ var sampleArgs = map[string][]string{
 	"RPUSH": {"K", "v"}, "SADD": {"K", "v"}, "ZADD": {"K", "1", "v"}, "HSET": {"K", "f", "v"},
 	"HPEXPIREAT": {"K", "1", "FIELDS", "1", "f"}, "XADD": {"K", "1-1", "f", "v"},
 	"XGROUP": {"CREATE", "K", "g", "0"}, "XCLAIM": {"K", "g", "c", "0", "1-1"},
-	"XDEL": {"K", "1-1"}, "XSETID": {"K", "1-1"},
+	"XDEL": {"K", "1-1"}, "XSETID": {"K", "1-1"}, "MSET": {"K", "v"}, "MSETNX": {"K", "v"},
 }
 
 // permissions tells, for each command, whether the connected user may run

@@ -23,14 +23,17 @@ const batchBytes = 256 << 10
 const cmdOverhead = 256
 
 // A batch is jobs for one node, sent by one worker: the RESTOREs (EXISTS)
-// in one round trip, then the other jobs one by one.
+// in one round trip, then the other jobs one by one; or strings of one
+// database, sent by one MSET (see mset.go).
 type batch struct {
 	jobs []job  // with room for Options.Pipeline: never moved
-	buf  []byte // the commands of the jobs with one, SELECTs included
+	buf  []byte // the commands of the jobs with one, SELECTs included; the arguments of an MSET
 	at   []int  // the index of each encoded job's command among those of buf
 	n    int    // commands in buf
-	db   int    // database selected at the end of buf, -1 if none
+	db   int    // database selected at the end of buf, -1 if none; an MSET's
 	addr string // the node buf is for
+	set  bool   // an MSET of strings
+	head []byte // SELECT and the MSET's header, made when it is sent
 
 	// What process sends it with, kept for the next batch.
 	ps      []pcmd
@@ -51,6 +54,7 @@ type node struct {
 	work    sync.Cond // a batch or an own job is there, or the node closed
 	room    sync.Cond // a full batch or an own job was taken
 	open    *batch    // nil when empty
+	openSet *batch    // strings for an MSET, nil when empty
 	full    []*batch  // oldest first, at most one per worker
 	free    []*batch  // sent batches with a buffer of batchBytes, for reuse
 	idle    int       // workers waiting for work
@@ -79,23 +83,38 @@ func newNode(addr string) *node {
 // workers, waiting while each of them has one.
 func (l *Loader) add(n *node, j *job, payload []byte) {
 	need := 0
-	if j.kind == jobRestore || j.kind == jobExists {
+	switch j.kind {
+	case jobRestore, jobExists:
 		need = len(j.key) + len(payload) + 10 + cmdOverhead
+	case jobSet:
+		need = len(j.key) + len(payload) + cmdOverhead
+	}
+	set := j.kind == jobSet
+	open := &n.open
+	if set {
+		open = &n.openSet
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	b := n.open
-	if b != nil && need > cap(b.buf)-len(b.buf) {
+	b := *open
+	if b != nil && (need > cap(b.buf)-len(b.buf) || set && b.db != j.db) {
 		n.queue(b)
 		b = nil
 	}
 	if b == nil {
 		b = n.newBatch(need, l.o.Pipeline)
-		n.open = b
+		b.set = set
+		if set {
+			b.db = j.db
+		}
+		*open = b
 	}
 	b.jobs = append(b.jobs, *j)
 	j = &b.jobs[len(b.jobs)-1]
-	if need > 0 {
+	switch {
+	case set:
+		encodeSet(b, j, payload)
+	case need > 0:
 		l.encode(b, j, payload)
 	}
 	if len(b.jobs) >= l.o.Pipeline {
@@ -110,7 +129,11 @@ func (l *Loader) add(n *node, j *job, payload []byte) {
 // queue moves the open batch b to the full ones, once there is room.
 // n.mu is held.
 func (n *node) queue(b *batch) {
-	n.open = nil
+	if b.set {
+		n.openSet = nil
+	} else {
+		n.open = nil
+	}
 	for len(n.full) >= len(n.workers) && !n.closing {
 		n.room.Wait()
 	}
@@ -137,7 +160,7 @@ func (n *node) recycle(b *batch) {
 	clear(b.ps)
 	clear(b.cmds)
 	clear(b.written)
-	b.jobs, b.buf, b.at, b.n, b.db = b.jobs[:0], b.buf[:0], b.at[:0], 0, -1
+	b.jobs, b.buf, b.at, b.n, b.db, b.set = b.jobs[:0], b.buf[:0], b.at[:0], 0, -1, false
 	b.ps, b.cmds, b.written = b.ps[:0], b.cmds[:0], b.written[:0]
 	n.mu.Lock()
 	if len(n.free) <= 2*len(n.workers) {
@@ -204,6 +227,10 @@ func (n *node) next(w *worker) (*batch, *job) {
 			b := n.open
 			n.open = nil
 			return b, nil
+		case n.openSet != nil:
+			b := n.openSet
+			n.openSet = nil
+			return b, nil
 		case n.closing:
 			return nil, nil
 		}
@@ -218,10 +245,12 @@ func (n *node) next(w *worker) (*batch, *job) {
 func (n *node) close() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.open != nil {
-		n.full = append(n.full, n.open)
-		n.open = nil
+	for _, b := range []*batch{n.open, n.openSet} {
+		if b != nil {
+			n.full = append(n.full, b)
+		}
 	}
+	n.open, n.openSet = nil, nil
 	n.closing = true
 	n.work.Broadcast()
 	n.room.Broadcast()

@@ -10,11 +10,13 @@ import (
 )
 
 // Stats counts what became of the keys given to a Loader. Every key ends
-// in exactly one of Restored, Transcoded, Rewritten, Expired, Conflicts,
-// Skipped and Failed; keys still in flight are counted in none of them.
+// in exactly one of Restored, Set, Transcoded, Rewritten, Expired,
+// Conflicts, Skipped and Failed; keys still in flight are counted in none
+// of them.
 type Stats struct {
 	Read       int64 // keys given to Write
 	Restored   int64 // written with RESTORE of the file's payload
+	Set        int64 // strings without expiry written from their value, many to an MSETNX (see mset.go)
 	Transcoded int64 // written with RESTORE of a payload transcoded for the target
 	Rewritten  int64 // written with commands
 	Expired    int64 // left out: their expiry (or every field's) had passed
@@ -65,7 +67,7 @@ type KeyError struct {
 }
 
 // Written returns the keys written: restored, transcoded and rewritten.
-func (s *Stats) Written() int64 { return s.Restored + s.Transcoded + s.Rewritten }
+func (s *Stats) Written() int64 { return s.Restored + s.Set + s.Transcoded + s.Rewritten }
 
 // Done returns the keys whose outcome is known.
 func (s *Stats) Done() int64 {
@@ -96,6 +98,7 @@ type outcome int
 
 const (
 	outRestored outcome = iota
+	outSet
 	outTranscoded
 	outRewritten
 	outExpired
@@ -133,6 +136,8 @@ func (l *Loader) count(j *job, out outcome, reason string) {
 	switch out {
 	case outRestored:
 		s.Restored++
+	case outSet:
+		s.Set++
 	case outTranscoded:
 		s.Transcoded++
 	case outRewritten:

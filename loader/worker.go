@@ -31,8 +31,13 @@ func (l *Loader) runWorker(w *worker) {
 }
 
 // process sends a batch: its RESTOREs (EXISTS) in one round trip, then
-// its other jobs one at a time. Every job of b is settled when it returns.
+// its other jobs one at a time; or its strings in one MSET. Every job of b
+// is settled when it returns.
 func (l *Loader) process(b *batch) {
+	if b.set {
+		l.processSet(b)
+		return
+	}
 	if cap(b.ps) < len(b.at) {
 		b.ps = make([]pcmd, 0, len(b.at)) // never grown: cmds point into it
 	}
@@ -50,26 +55,32 @@ func (l *Loader) process(b *batch) {
 	}
 	b.ps, b.cmds = ps, cmds
 	if len(cmds) > 0 {
-		l.execBatch(l.ctx, cmds, true, b)
-		written := b.written // settled together
-		for _, p := range cmds {
-			switch {
-			case p.j.kind == jobExists:
-				l.existsDone(p)
-			case p.err == nil:
-				written = append(written, p.j)
-			default:
-				l.restoreDone(p)
-			}
-		}
-		b.written = written
-		l.finishWritten(written)
+		l.sendRestores(b, cmds, b)
 	}
 	for i := range b.jobs {
 		if j := &b.jobs[i]; j.kind == jobRewrite {
 			l.rewriteKey(j)
 		}
 	}
+}
+
+// sendRestores sends cmds, the RESTOREs (EXISTS) of jobs of b, encoded in
+// pre if it is not nil, and settles their jobs.
+func (l *Loader) sendRestores(b *batch, cmds []*pcmd, pre *batch) {
+	l.execBatch(l.ctx, cmds, true, pre)
+	written := b.written // settled together
+	for _, p := range cmds {
+		switch {
+		case p.j.kind == jobExists:
+			l.existsDone(p)
+		case p.err == nil:
+			written = append(written, p.j)
+		default:
+			l.restoreDone(p)
+		}
+	}
+	b.written = written
+	l.finishWritten(written)
 }
 
 func notSent(err error) string { return "not sent: " + err.Error() }

@@ -20,6 +20,7 @@ const (
 	jobRewrite                // commands made by the worker from j.entry
 	jobChunk                  // a batch of commands of a streamed key
 	jobExists                 // a dry run: EXISTS
+	jobSet                    // a string without expiry, in its batch's MSET
 )
 
 // A job is one key to write, or one batch of commands of a key too large
@@ -33,6 +34,7 @@ type job struct {
 	out  outcome // how the key counts once written
 
 	dump       []byte // jobRestore: DUMP payload
+	value      []byte // jobSet: the string
 	expireAt   int64
 	idle, freq int64
 	entry      *rdb.Entry // jobRewrite: a clone, with its payload
@@ -105,6 +107,9 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 	}
 	if l.o.DryRun {
 		return l.plan(ctx, e, j, l.now())
+	}
+	if val, ok := l.setValue(e, j); ok {
+		return l.queueSet(ctx, e, j, val)
 	}
 	switch {
 	case e.Payload == nil && l.o.Mode == ModeRestore:

@@ -41,6 +41,7 @@ type copyReport struct {
 		Bytes        int64 `json:"bytes"` // payload bytes read
 		Written      int64 `json:"written"`
 		Restored     int64 `json:"restored"`
+		Set          int64 `json:"set"` // strings written many to an MSETNX
 		Transcoded   int64 `json:"transcoded"`
 		Rewritten    int64 `json:"rewritten"`
 		Expired      int64 `json:"expired"`
@@ -112,7 +113,7 @@ func (run *copyRun) loaderReport(r *copyReport, st *loader.Stats) {
 	r.Server, r.Version, r.RDBVersion = info.Server, info.Version, run.l.Target().Version
 	r.Cluster, r.Mode = run.l.IsCluster(), run.opts.mode.String()
 	k := &r.Keys
-	k.Written, k.Restored, k.Transcoded, k.Rewritten = st.Written(), st.Restored, st.Transcoded, st.Rewritten
+	k.Written, k.Restored, k.Set, k.Transcoded, k.Rewritten = st.Written(), st.Restored, st.Set, st.Transcoded, st.Rewritten
 	k.Expired, k.Conflicts, k.Skipped, k.Failed = st.Expired, st.Conflicts, st.Skipped, st.Failed
 	fn := &r.Functions
 	fn.Loaded, fn.Conflicts, fn.Skipped, fn.Failed = st.Functions, st.FunctionConflicts, st.FunctionsSkipped, st.FunctionsFailed
@@ -153,7 +154,7 @@ func (r *copyReport) write(w io.Writer, asJSON bool) error {
 	if r.File != nil || r.Server == "" {
 		fmt.Fprintf(&b, "  %d written to the file\n", k.Written)
 	} else {
-		fmt.Fprintf(&b, "  %d written: %d restored, %d transcoded, %d rewritten with commands\n", k.Written, k.Restored, k.Transcoded, k.Rewritten)
+		fmt.Fprintf(&b, "  %d written: %d restored, %d strings set (MSET), %d transcoded, %d rewritten with commands\n", k.Written, k.Restored, k.Set, k.Transcoded, k.Rewritten)
 		fmt.Fprintf(&b, "  %d expired, %d skipped (existing), %d conflicts, %d failed\n", k.Expired, k.Skipped, k.Conflicts, k.Failed)
 	}
 	if f := r.Functions; f.Read > 0 || f.Error != "" {

@@ -47,7 +47,10 @@ func restoreCommand() *cli.Command {
 			"is transcoded to an encoding it knows when it does not, and the key is written with commands\n" +
 			"(RPUSH, SADD, ZADD, HSET, XADD, ...; big keys under a temporary key then RENAMEd into place)\n" +
 			"where no payload can carry it. What could not be carried (hash field TTLs before Redis 7.4,\n" +
-			"...) is reported. A Redis Cluster is detected: keys go to the node owning their slot.\n" +
+			"...) is reported. On a standalone server, strings without expiry or LRU/LFU hint (up to\n" +
+			"16 KiB) go many to one MSETNX (MSET with --replace), which costs the server less than a\n" +
+			"RESTORE each; --mode restore sends them by RESTORE too.\n" +
+			"A Redis Cluster is detected: keys go to the node owning their slot.\n" +
 			"Existing keys are left alone and reported as conflicts unless --replace or --skip-existing.\n" +
 			"Keys whose expiry has passed are skipped and counted. With --checkpoint the offset of the\n" +
 			"last key acknowledged with every key before it is saved every second and on Ctrl-C, and\n" +

@@ -36,6 +36,7 @@ type restoreReport struct {
 		Resumed    int64 `json:"resumed"` // settled by the interrupted run
 		Written    int64 `json:"written"`
 		Restored   int64 `json:"restored"`
+		Set        int64 `json:"set"` // strings written many to an MSETNX
 		Transcoded int64 `json:"transcoded"`
 		Rewritten  int64 `json:"rewritten"`
 		Expired    int64 `json:"expired"`
@@ -88,7 +89,7 @@ func (run *restoreRun) report(st *loader.Stats, fatal, runErr error, complete bo
 	r.Elapsed = el.Seconds()
 	k := &r.Keys
 	k.Read, k.Filtered, k.Resumed = run.read.Load(), run.filtered.Load(), run.resumed.Load()
-	k.Written, k.Restored, k.Transcoded, k.Rewritten = st.Written(), st.Restored, st.Transcoded, st.Rewritten
+	k.Written, k.Restored, k.Set, k.Transcoded, k.Rewritten = st.Written(), st.Restored, st.Set, st.Transcoded, st.Rewritten
 	k.Expired, k.Conflicts, k.Skipped, k.Failed, k.Recovered = st.Expired, st.Conflicts, st.Skipped, st.Failed, st.Recovered
 	if el > 0 {
 		k.PerSecond = int64(float64(st.Done()) / el.Seconds())
@@ -144,7 +145,7 @@ func (r *restoreReport) write(w io.Writer, asJSON bool) error {
 		would = "would be "
 	}
 	fmt.Fprintf(&b, "keys: %d read in %s (%s, %d keys/s)\n", k.Read, time.Duration(r.Elapsed*float64(time.Second)).Round(time.Millisecond), byteSize(r.Bytes), k.PerSecond)
-	fmt.Fprintf(&b, "  %d %swritten: %d restored, %d transcoded, %d rewritten with commands\n", k.Written, would, k.Restored, k.Transcoded, k.Rewritten)
+	fmt.Fprintf(&b, "  %d %swritten: %d restored, %d strings set (MSET), %d transcoded, %d rewritten with commands\n", k.Written, would, k.Restored, k.Set, k.Transcoded, k.Rewritten)
 	fmt.Fprintf(&b, "  %d filtered, %d expired, %d skipped (existing), %d conflicts, %d failed", k.Filtered, k.Expired, k.Skipped, k.Conflicts, k.Failed)
 	if k.Resumed > 0 {
 		fmt.Fprintf(&b, ", %d done by the interrupted run", k.Resumed)

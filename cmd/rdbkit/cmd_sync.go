@@ -453,6 +453,7 @@ func (run *syncRun) applier() *loader.Applier {
 func addStats(a, b *loader.Stats) {
 	a.Read += b.Read
 	a.Restored += b.Restored
+	a.Set += b.Set
 	a.Transcoded += b.Transcoded
 	a.Rewritten += b.Rewritten
 	a.Expired += b.Expired

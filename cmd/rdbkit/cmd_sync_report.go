@@ -29,6 +29,7 @@ type syncReport struct {
 		Filtered   int64 `json:"filtered"`
 		Written    int64 `json:"written"`
 		Restored   int64 `json:"restored"`
+		Set        int64 `json:"set"` // strings written many to an MSETNX
 		Transcoded int64 `json:"transcoded"`
 		Rewritten  int64 `json:"rewritten"`
 		Expired    int64 `json:"expired"`
@@ -83,7 +84,7 @@ func (run *syncRun) report(st *loader.Stats, err error) *syncReport {
 	s := &r.Snapshot
 	s.Bytes = c.snapBytes.Load() + c.snapRead.Load()
 	s.Read, s.Filtered = c.snapKeys.Load(), c.snapFiltered.Load()
-	s.Written, s.Restored, s.Transcoded, s.Rewritten = st.Written(), st.Restored, st.Transcoded, st.Rewritten
+	s.Written, s.Restored, s.Set, s.Transcoded, s.Rewritten = st.Written(), st.Restored, st.Set, st.Transcoded, st.Rewritten
 	s.Expired, s.Conflicts, s.Skipped, s.Failed = st.Expired, st.Conflicts, st.Skipped, st.Failed
 	s.Functions, s.FuncFailed = st.Functions+st.Scripts, st.FunctionsFailed+st.FunctionConflicts
 	p := run.position()
@@ -133,8 +134,8 @@ func (r *syncReport) write(w io.Writer, asJSON bool) error {
 	fmt.Fprintf(&b, "sync: %s -> %s (%s %s, %s, mode %s) in %s\n", r.Source, r.Destination, r.Server, r.Version, topo, r.Mode,
 		time.Duration(r.Elapsed*float64(time.Second)).Round(time.Millisecond))
 	s := r.Snapshot
-	fmt.Fprintf(&b, "snapshot: %d keys read (%s): %d written (%d restored, %d transcoded, %d rewritten), %d filtered, %d expired, %d skipped, %d conflicts, %d failed\n",
-		s.Read, byteSize(s.Bytes), s.Written, s.Restored, s.Transcoded, s.Rewritten, s.Filtered, s.Expired, s.Skipped, s.Conflicts, s.Failed)
+	fmt.Fprintf(&b, "snapshot: %d keys read (%s): %d written (%d restored, %d strings set, %d transcoded, %d rewritten), %d filtered, %d expired, %d skipped, %d conflicts, %d failed\n",
+		s.Read, byteSize(s.Bytes), s.Written, s.Restored, s.Set, s.Transcoded, s.Rewritten, s.Filtered, s.Expired, s.Skipped, s.Conflicts, s.Failed)
 	if s.Functions > 0 || s.FuncFailed > 0 {
 		fmt.Fprintf(&b, "functions: %d loaded, %d failed or conflicting\n", s.Functions, s.FuncFailed)
 	}
