@@ -24,6 +24,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzReader -fuzztime=$${FUZZTIME:-10m} ./rdb
 	$(GO) test -run '^$$' -fuzz=FuzzModes -fuzztime=$${FUZZTIME:-10m} ./rdb
 	$(GO) test -run '^$$' -fuzz=FuzzParseFloat -fuzztime=$${FUZZTIME:-10m} ./rdb
+	$(GO) test -run '^$$' -fuzz=FuzzInflate -fuzztime=$${FUZZTIME:-10m} ./rdb
 	$(GO) test -run '^$$' -fuzz=FuzzEstimate -fuzztime=$${FUZZTIME:-10m} ./exporter
 	$(GO) test -run '^$$' -fuzz=FuzzReply -fuzztime=$${FUZZTIME:-10m} ./internal/resp
 

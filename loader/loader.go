@@ -103,6 +103,11 @@ type Options struct {
 	MaxInFlight int64
 	// Mode chooses RESTORE, transcoding or commands.
 	Mode Mode
+	// KeepCompressed sends the payloads of ModeAuto as they are. By
+	// default their LZF-compressed blobs go plain where that at most
+	// doubles them (rdb.AppendInflated): the destination has that much
+	// less to do, for more bytes on the wire.
+	KeepCompressed bool
 	// Conflict is the policy for keys that already exist.
 	Conflict Conflict
 	// DBMap maps a database of the file to one of the destination. A

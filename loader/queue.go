@@ -85,7 +85,7 @@ func (l *Loader) add(n *node, j *job, payload []byte) {
 	need := 0
 	switch j.kind {
 	case jobRestore, jobExists:
-		need = len(j.key) + len(payload) + 10 + cmdOverhead
+		need = len(j.key) + max(len(payload), j.inflated) + 10 + cmdOverhead
 	case jobSet:
 		need = len(j.key) + len(payload) + cmdOverhead
 	}
@@ -185,10 +185,27 @@ func (l *Loader) encode(b *batch, j *job, payload []byte) {
 		b.buf, j.key = appendExists(b.buf, j.key)
 		return
 	}
-	b.buf, j.key = l.appendRestoreHead(b.buf, j, len(payload)+10)
-	start := len(b.buf)
-	b.buf = rdb.AppendDump(b.buf, payload, l.target.DumpVersion())
-	j.dump = b.buf[start:len(b.buf):len(b.buf)]
+	head, key := len(b.buf), j.key // the caller's key, until it is in b.buf
+	if j.inflated > 0 {
+		// The payload with its compressed blobs stored plain: less work for
+		// the server (see rdb.InflatedLen). A blob that does not decompress
+		// goes as it is, for the server to refuse.
+		b.buf, j.key = l.appendRestoreHead(b.buf, j, j.inflated+10)
+		start := len(b.buf)
+		var err error
+		if b.buf, err = rdb.AppendInflated(b.buf, payload, j.enc); err == nil {
+			b.buf = rdb.AppendDumpFooter(b.buf, start, l.target.DumpVersion())
+			j.dump = b.buf[start:len(b.buf):len(b.buf)]
+		} else {
+			b.buf, j.inflated, j.key = b.buf[:head], 0, key
+		}
+	}
+	if j.inflated == 0 {
+		b.buf, j.key = l.appendRestoreHead(b.buf, j, len(payload)+10)
+		start := len(b.buf)
+		b.buf = rdb.AppendDump(b.buf, payload, l.target.DumpVersion())
+		j.dump = b.buf[start:len(b.buf):len(b.buf)]
+	}
 	j.size = int64(len(j.dump))
 	b.buf = l.appendRestoreTail(b.buf, j)
 }

@@ -34,6 +34,8 @@ type job struct {
 	out  outcome // how the key counts once written
 
 	dump       []byte // jobRestore: DUMP payload
+	inflated   int    // jobRestore: the payload's length with its blobs stored plain (see encode), 0 if as it is
+	enc        rdb.Encoding
 	value      []byte // jobSet: the string
 	expireAt   int64
 	idle, freq int64
@@ -122,7 +124,7 @@ func (l *Loader) Write(ctx context.Context, e *rdb.Entry) error {
 	case l.o.Mode == ModeRestore || l.knowsEnc(e.Encoding):
 		switch {
 		case int64(len(e.Payload))+10 <= l.maxArg:
-			return l.queueRestore(ctx, e.Payload, j, outRestored)
+			return l.queueRestore(ctx, e, j)
 		case l.o.Mode == ModeAuto:
 			return l.queueRewrite(ctx, e, j)
 		}
@@ -196,13 +198,19 @@ func (l *Loader) checkDB(ctx context.Context, db int) error {
 }
 
 // queueRestore sends payload with RESTORE.
-func (l *Loader) queueRestore(ctx context.Context, payload []byte, j *job, out outcome) error {
-	held, err := l.acquire(ctx, j, int64(len(payload))+10)
+func (l *Loader) queueRestore(ctx context.Context, e *rdb.Entry, j *job) error {
+	size := len(e.Payload)
+	if l.o.Mode == ModeAuto && !l.o.KeepCompressed {
+		if n, ok := rdb.InflatedLen(e.Payload, e.Encoding); ok && int64(n)+10 <= l.maxArg {
+			j.inflated, j.enc, size = n, e.Encoding, n
+		}
+	}
+	held, err := l.acquire(ctx, j, int64(size)+10)
 	if err != nil {
 		return err
 	}
-	j.kind, j.out, j.held = jobRestore, out, held
-	l.dispatch(j, payload)
+	j.kind, j.out, j.held = jobRestore, outRestored, held
+	l.dispatch(j, e.Payload)
 	return nil
 }
 

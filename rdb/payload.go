@@ -11,8 +11,12 @@ import (
 // RESTORE accepts from a server whose RDB version is at least ver.
 // See redis/src/cluster.c createDumpPayload.
 func AppendDump(dst, payload []byte, ver uint16) []byte {
-	start := len(dst)
-	dst = append(dst, payload...)
+	return AppendDumpFooter(append(dst, payload...), len(dst), ver)
+}
+
+// AppendDumpFooter appends to dst the footer of the DUMP payload that
+// dst[start:] holds: what AppendDump appends after it.
+func AppendDumpFooter(dst []byte, start int, ver uint16) []byte {
 	dst = binary.LittleEndian.AppendUint16(dst, ver)
 	return binary.LittleEndian.AppendUint64(dst, CRC64(0, dst[start:]))
 }

@@ -49,7 +49,9 @@ func restoreCommand() *cli.Command {
 			"where no payload can carry it. What could not be carried (hash field TTLs before Redis 7.4,\n" +
 			"...) is reported. On a standalone server, strings without expiry or LRU/LFU hint (up to\n" +
 			"16 KiB) go many to one MSETNX (MSET with --replace), which costs the server less than a\n" +
-			"RESTORE each; --mode restore sends them by RESTORE too.\n" +
+			"RESTORE each; --mode restore sends them by RESTORE too. LZF-compressed blobs (listpacks,\n" +
+			"quicklist nodes, ...) go plain where that at most doubles them, which spares the server\n" +
+			"their decompression, unless --keep-compressed.\n" +
 			"A Redis Cluster is detected: keys go to the node owning their slot.\n" +
 			"Existing keys are left alone and reported as conflicts unless --replace or --skip-existing.\n" +
 			"Keys whose expiry has passed are skipped and counted. With --checkpoint the offset of the\n" +

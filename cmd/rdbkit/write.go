@@ -21,6 +21,7 @@ type writeOptions struct {
 	rdbVersion int
 	cluster    bool
 	noFuncs    bool
+	compressed bool // --keep-compressed
 }
 
 // writeFlags are the flags of restore, copy and sync that say how keys
@@ -41,6 +42,7 @@ func writeFlags(maxBuffer bool, usage map[string]string, extra ...cli.Flag) []cl
 		&cli.IntFlag{Name: "workers", Value: loader.DefaultWorkers, Usage: text("workers", "`N` connections per node")},
 		&cli.IntFlag{Name: "pipeline", Value: loader.DefaultPipeline, Usage: text("pipeline", "`N` commands per round trip")},
 		&cli.StringSliceFlag{Name: "db-map", Usage: "write database SRC into database DST: `SRC=DST` (repeatable)"},
+		&cli.BoolFlag{Name: "keep-compressed", Usage: "send the LZF-compressed blobs of payloads as they are (fewer bytes on a slow link, more work for the destination)"},
 	}
 	flags = append(flags, extra...)
 	flags = append(flags, &cli.StringFlag{Name: "max-payload", Usage: "largest argument the destination accepts, `SIZE` (default: its proto-max-bulk-len)"})
@@ -65,6 +67,7 @@ func writeOptionsFrom(c *cli.Context, name string) (writeOptions, error) {
 		rdbVersion: c.Int("rdb-version"),
 		cluster:    c.Bool("cluster"),
 		noFuncs:    c.Bool("no-functions"),
+		compressed: c.Bool("keep-compressed"),
 	}
 	switch {
 	case c.Bool("replace") && c.Bool("skip-existing"):
@@ -106,6 +109,7 @@ func (w writeOptions) loaderOptions(ro *redis.Options, ep source.Endpoint) loade
 		Redis: ro, Cluster: w.cluster, Workers: w.workers, Pipeline: w.pipeline,
 		Mode: w.mode, Conflict: w.conflict, DBMap: w.dbMap,
 		MaxPayload: w.maxPayload, RDBVersion: w.rdbVersion, Retries: w.retries,
+		KeepCompressed: w.compressed,
 	}
 	if w.retries == 0 {
 		lo.Retries = -1
