@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"slices"
 )
 
 // This file reports the layout of a payload, as serialized, without
@@ -340,9 +341,7 @@ func (l *ElemLayout) Len() int64 { return l.count }
 func (l *ElemLayout) Next() bool {
 	c := &l.c
 	if l.n == 0 || l.err != nil {
-		if l.err == nil && c.pos != c.end {
-			l.err = layoutErr(c, corrupt("%d bytes after the value", c.end-c.pos))
-		}
+		l.checkEnd()
 		return false
 	}
 	l.n--
@@ -405,6 +404,90 @@ func (l *ElemLayout) Next() bool {
 		return false
 	}
 	return true
+}
+
+// checkEnd sets the error of a payload that goes on after its last
+// element.
+func (l *ElemLayout) checkEnd() {
+	if c := &l.c; l.err == nil && c.pos != c.end {
+		l.err = layoutErr(c, corrupt("%d bytes after the value", c.end-c.pos))
+	}
+}
+
+// AppendLens reads the elements left as Next does and appends to dst the
+// length of each of their strings: a list element, a set or sorted set
+// member (scores are passed over), a hash's field then its value. It is
+// for a caller that needs only the lengths: most sets, sorted sets and
+// hashes stored this way are too big for the compact encodings, and their
+// memory depends on nothing else. Setting Member, Value and Score for each
+// element costs more than reading it. Err reports its error; dst then ends
+// with the lengths of the elements read before it.
+func (l *ElemLayout) AppendLens(dst []int64) []int64 {
+	strs, gap := 1, 0 // strings and raw bytes of an element
+	switch l.enc {
+	case EncHash:
+		strs = 2
+	case EncZSet2:
+		gap = 8
+	case EncZSet:
+		gap = -1 // a string score: Next reads it
+	}
+	c := &l.c
+	for l.n > 0 && l.err == nil {
+		if gap >= 0 {
+			// Room for the strings left, as far as the payload
+			// can hold them (a byte each at least), in steps.
+			room := int(min(l.n*uint64(strs), uint64(c.end-c.pos), 4096))
+			dst = slices.Grow(dst, room)
+			k, pos := shortLens(dst[len(dst):len(dst)+room], c.buf[:c.end], c.pos, strs, gap)
+			dst, c.pos, l.n = dst[:len(dst)+k], pos, l.n-uint64(k/strs)
+			if l.n == 0 {
+				break
+			}
+		}
+		// An element shortLens does not read: a longer string, an
+		// integer or LZF one, a string score, or an error.
+		if !l.Next() {
+			break
+		}
+		dst = append(dst, l.Member.Len)
+		if strs == 2 {
+			dst = append(dst, l.Value.Len)
+		}
+	}
+	l.checkEnd()
+	return dst
+}
+
+// shortLens reads from buf[pos:] elements made of strs short plain strings
+// (the usual element) and gap raw bytes, and writes the lengths of their
+// strings to out, as many as it holds. It stops before an element of
+// another form or that buf cuts short, and returns the count written and
+// the position after the last element read. Its loop keeps what it needs
+// in registers, unlike one through the cursor.
+func shortLens(out []int64, buf []byte, pos, strs, gap int) (written, end int) {
+	i := 0
+	for i+strs <= len(out) && pos < len(buf) {
+		k := int(buf[pos])
+		if k >= 0x40 {
+			break
+		}
+		p := pos + 1 + k
+		if strs == 2 { // a hash's value
+			if p >= len(buf) || buf[p] >= 0x40 {
+				break
+			}
+			out[i+1] = int64(buf[p])
+			p += 1 + int(buf[p])
+		}
+		out[i] = int64(k)
+		if p += gap; p > len(buf) {
+			break
+		}
+		i += strs
+		pos = p
+	}
+	return i, pos
 }
 
 // strAt is parseStr with a short plain string (the usual element) read
