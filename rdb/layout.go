@@ -122,12 +122,16 @@ func (c *cursor) strLayout(s *StringLayout) error {
 // without a cursor: the estimator calls it for every element of a value.
 // See redis/src/rdb.c rdbGenericLoadStringObject.
 func parseStr(p []byte, s *StringLayout) (int, error) {
-	n, hdr, enc, err := parseLen(p)
-	if err != nil {
-		return 0, err
-	}
-	if enc {
-		return parseEncodedStr(p, n, s)
+	n, hdr, ok := shortLen(p)
+	if !ok {
+		var enc bool
+		var err error
+		if n, hdr, enc, err = parseLen(p); err != nil {
+			return 0, err
+		}
+		if enc {
+			return parseEncodedStr(p, n, s)
+		}
 	}
 	if n > uint64(len(p)-hdr) {
 		return hdr, io.ErrUnexpectedEOF
@@ -181,6 +185,9 @@ func parseEncodedStr(p []byte, enc uint64, s *StringLayout) (int, error) {
 // parseLen reads the RDB length at the start of p, as cursor.length does,
 // and returns it with its size in bytes.
 func parseLen(p []byte) (n uint64, size int, encoded bool, err error) {
+	if n, size, ok := shortLen(p); ok {
+		return n, size, false, nil
+	}
 	if len(p) == 0 {
 		return 0, 0, false, io.ErrUnexpectedEOF
 	}
@@ -211,9 +218,24 @@ func parseLen(p []byte) (n uint64, size int, encoded bool, err error) {
 	return 0, 0, false, corrupt("unknown length encoding 0x%02x", b)
 }
 
+// shortLen reads a length of one or two bytes, most of them, at the start
+// of p where it is inlined; ok is false for any other.
+func shortLen(p []byte) (n uint64, size int, ok bool) {
+	if len(p) < 2 || p[0] >= 0x80 {
+		return 0, 0, false
+	}
+	if p[0] < 0x40 {
+		return uint64(p[0]), 1, true
+	}
+	return uint64(p[0]&0x3f)<<8 | uint64(p[1]), 2, true
+}
+
 // parsePlainLen is parseLen for a length that may not be a string
 // encoding.
 func parsePlainLen(p []byte) (uint64, int, error) {
+	if n, size, ok := shortLen(p); ok {
+		return n, size, nil
+	}
 	n, size, enc, err := parseLen(p)
 	if err == nil && enc {
 		err = corrupt("string encoding %d where a length was expected", n)
@@ -381,12 +403,12 @@ func (l *ElemLayout) Next() bool {
 			}
 		}
 	}
-	k, err := strAt(p, &l.Member)
+	k, err := parseStr(p, &l.Member)
 	c.pos += k
 	if err == nil {
 		switch l.enc {
 		case EncHash:
-			k, err = strAt(c.buf[c.pos:c.end], &l.Value)
+			k, err = parseStr(c.buf[c.pos:c.end], &l.Value)
 			c.pos += k
 		case EncZSet2:
 			if c.end-c.pos < 8 {
@@ -488,18 +510,6 @@ func shortLens(out []int64, buf []byte, pos, strs, gap int) (written, end int) {
 		pos = p
 	}
 	return i, pos
-}
-
-// strAt is parseStr with a short plain string (the usual element) read
-// inline.
-func strAt(p []byte, s *StringLayout) (int, error) {
-	if len(p) > 0 {
-		if b := int(p[0]); b < 0x40 && b < len(p) {
-			s.Len, s.Int, s.span, s.hdr, s.kind = int64(b), 0, p[:b+1:b+1], 1, strPlain
-			return b + 1, nil
-		}
-	}
-	return parseStr(p, s)
 }
 
 // Err returns the first error met, nil at a clean end.
