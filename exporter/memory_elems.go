@@ -81,7 +81,9 @@ func (m *MemoryEstimator) setWalk(payload []byte, st *setStats) error {
 			st.allInt = ok
 		}
 	}
-	// The usual set of strings: its first member settled it.
+	// The rest needs only lengths: no listpack size is wanted, and a
+	// member that is no integer (in a set of strings, the first) settled
+	// allInt.
 	m.lens = l.AppendLens(m.lens[:0])
 	for _, n := range m.lens {
 		st.sds += m.a.sds(n)
