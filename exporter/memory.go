@@ -119,6 +119,7 @@ type MemoryEstimator struct {
 	nodeKeys [][]byte // a stream's node keys
 	streams  rdb.StreamWalker
 	elems    rdb.ElemLayout
+	lens     []int64 // string lengths of a value's elements (rdb.ElemLayout.AppendLens)
 	keyBuf   []byte
 	scratch  []byte
 }

@@ -65,7 +65,7 @@ func (m *MemoryEstimator) setWalk(payload []byte, st *setStats) error {
 	l := &m.elems
 	l.Reset(payload, rdb.EncSet)
 	wantLP := m.setWantLP(l.Len())
-	for l.Next() {
+	for (wantLP || st.allInt) && l.Next() {
 		s := &l.Member
 		st.n++
 		st.sds += m.a.sds(s.Len)
@@ -81,6 +81,15 @@ func (m *MemoryEstimator) setWalk(payload []byte, st *setStats) error {
 			st.allInt = ok
 		}
 	}
+	// The rest needs only lengths: no listpack size is wanted, and a
+	// member that is no integer (in a set of strings, the first) settled
+	// allInt.
+	m.lens = l.AppendLens(m.lens[:0])
+	for _, n := range m.lens {
+		st.sds += m.a.sds(n)
+		st.maxLen = max(st.maxLen, n)
+	}
+	st.n += int64(len(m.lens))
 	return l.Err()
 }
 
@@ -131,50 +140,29 @@ func lpLayoutSize(s *rdb.StringLayout) int64 {
 // its dict. Skiplist nodes have random levels; their expected allocation
 // is used.
 func (m *MemoryEstimator) zsetElems(e *rdb.Entry) (KeyMemory, error) {
-	var n, lp, maxLen, sds int64
-	lp = lpHeader + lpEnd
+	o := &m.opt
+	var st elemStats
+	var err error
 	if e.Payload != nil && (e.Encoding == rdb.EncZSet2 || e.Encoding == rdb.EncZSet) {
-		l := &m.elems
-		l.Reset(e.Payload, e.Encoding)
-		// A sorted set too long for a listpack needs no listpack size.
-		wantLP := l.Len() <= int64(m.opt.ZSetMaxListpackEntries)
-		for l.Next() {
-			s := &l.Member
-			n++
-			sds += m.a.sds(s.Len)
-			maxLen = max(maxLen, s.Len)
-			if wantLP {
-				m.scratch = appendD2String(m.scratch[:0], l.Score)
-				lp += lpLayoutSize(s) + lpEntrySize(m.scratch)
-			}
-		}
-		if err := l.Err(); err != nil {
-			return KeyMemory{}, err
+		// Stored so, a sorted set is too big for a listpack (but with
+		// another configuration): its lengths first, and its listpack
+		// size only if it is one after all.
+		err = m.lenStats(e, &st)
+		if err == nil && st.n <= int64(o.ZSetMaxListpackEntries) && st.maxLen <= int64(o.ZSetMaxListpackValue) {
+			st, err = m.zsetIter(e, true)
 		}
 	} else {
-		var it elemIter
-		it.init(e)
-		wantLP := it.len() <= int64(m.opt.ZSetMaxListpackEntries)
-		for it.next() {
-			n++
-			if wantLP {
-				lp += m.lpSize(it.member, it.mlen)
-				m.scratch = appendD2String(m.scratch[:0], it.score)
-				lp += lpEntrySize(m.scratch)
-			}
-			maxLen = max(maxLen, it.mlen)
-			sds += m.a.sds(it.mlen)
-		}
-		if err := it.err(); err != nil {
-			return KeyMemory{}, err
-		}
+		st, err = m.zsetIter(e, false)
 	}
-	o := &m.opt
+	if err != nil {
+		return KeyMemory{}, err
+	}
+	n := st.n
 	if e.Encoding == rdb.EncZSetZiplist || e.Encoding == rdb.EncZSetListpack {
-		maxLen = 0 // converted by count only
+		st.maxLen = 0 // converted by count only
 	}
-	if n <= int64(o.ZSetMaxListpackEntries) && maxLen <= int64(o.ZSetMaxListpackValue) {
-		return KeyMemory{Bytes: sizeRobj + m.a.class(lp), Elements: n, Encoding: "listpack"}, nil
+	if n <= int64(o.ZSetMaxListpackEntries) && st.maxLen <= int64(o.ZSetMaxListpackValue) {
+		return KeyMemory{Bytes: sizeRobj + m.a.class(st.lp), Elements: n, Encoding: "listpack"}, nil
 	}
 	presize := int64(0) // zsetConvert does not presize
 	if o.Loaded && e.Encoding != rdb.EncZSetZiplist && e.Encoding != rdb.EncZSetListpack {
@@ -182,8 +170,63 @@ func (m *MemoryEstimator) zsetElems(e *rdb.Entry) (KeyMemory, error) {
 	}
 	fixed := sizeRobj + sizeZSet + sizeZSkiplist + sizeDict + sizeBucket*dictSlots(n, presize) +
 		m.a.class(sizeZSLNodeBase+sizeZSLLevel*zslMaxLevel)
-	skip := float64(sds+n*sizeDictEntry) + float64(n)*m.zslNode
+	skip := float64(st.sds+n*sizeDictEntry) + float64(n)*m.zslNode
 	return KeyMemory{Bytes: fixed + int64(math.Round(skip)), Elements: n, Encoding: "skiplist"}, nil
+}
+
+// elemStats are what the models of sorted sets and hashes need of their
+// elements.
+type elemStats struct {
+	n, sds, lp, maxLen int64 // elements, sds allocations, listpack bytes, longest string
+	firstLong          int64 // a hash's first element with a string longer than hash-max-listpack-value, or -1
+}
+
+// lenStats sets st from the string lengths of the elements of e's payload
+// (EncZSet, EncZSet2 or EncHash), all but its listpack size.
+func (m *MemoryEstimator) lenStats(e *rdb.Entry, st *elemStats) error {
+	l := &m.elems
+	l.Reset(e.Payload, e.Encoding)
+	m.lens = l.AppendLens(m.lens[:0])
+	if err := l.Err(); err != nil {
+		return err
+	}
+	strs := 1
+	if e.Type == rdb.TypeHash {
+		strs = 2
+	}
+	*st = elemStats{n: int64(len(m.lens) / strs), lp: lpHeader + lpEnd, firstLong: -1}
+	long := int64(m.opt.HashMaxListpackValue)
+	for i, n := range m.lens {
+		st.sds += m.a.sds(n)
+		if n > st.maxLen {
+			st.maxLen = n
+			if st.firstLong < 0 && n > long {
+				st.firstLong = int64(i / strs)
+			}
+		}
+	}
+	return nil
+}
+
+// zsetIter reads the members of a sorted set through an elemIter: their
+// stats, the listpack size included when wantLP or when the header's count
+// is small enough for a listpack.
+func (m *MemoryEstimator) zsetIter(e *rdb.Entry, wantLP bool) (elemStats, error) {
+	st := elemStats{lp: lpHeader + lpEnd, firstLong: -1}
+	var it elemIter
+	it.init(e)
+	wantLP = wantLP || it.len() <= int64(m.opt.ZSetMaxListpackEntries)
+	for it.next() {
+		st.n++
+		if wantLP {
+			st.lp += m.lpSize(it.member, it.mlen)
+			m.scratch = appendD2String(m.scratch[:0], it.score)
+			st.lp += lpEntrySize(m.scratch)
+		}
+		st.maxLen = max(st.maxLen, it.mlen)
+		st.sds += m.a.sds(it.mlen)
+	}
+	return st, it.err()
 }
 
 // appendD2String appends a score as Redis 7.0's d2string writes it into a
@@ -208,55 +251,28 @@ func appendD2String(dst []byte, f float64) []byte {
 // hashElems models a hash from its fields: a listpack when few and short,
 // else a hashtable of sds fields and values.
 func (m *MemoryEstimator) hashElems(e *rdb.Entry) (KeyMemory, error) {
-	var n, sds, lp, maxLen int64
-	firstLong := int64(-1) // index of the first field or value too long for a listpack
-	lp = lpHeader + lpEnd
 	o := &m.opt
 	long := int64(o.HashMaxListpackValue)
+	var st elemStats
+	var err error
 	if e.Payload != nil && e.Encoding == rdb.EncHash {
-		l := &m.elems
-		l.Reset(e.Payload, e.Encoding)
-		// A hash too long for a listpack needs no listpack size.
-		wantLP := l.Len() <= int64(o.HashMaxListpackEntries)
-		for l.Next() {
-			f, v := &l.Member, &l.Value
-			if firstLong < 0 && max(f.Len, v.Len) > long {
-				firstLong = n
-			}
-			n++
-			sds += m.a.sds(f.Len) + m.a.sds(v.Len)
-			if wantLP {
-				lp += lpLayoutSize(f) + lpLayoutSize(v)
-			}
-			maxLen = max(maxLen, f.Len, v.Len)
-		}
-		if err := l.Err(); err != nil {
-			return KeyMemory{}, err
+		// As zsetElems: the listpack size only for a listpack.
+		err = m.lenStats(e, &st)
+		if err == nil && st.n <= int64(o.HashMaxListpackEntries) && st.maxLen <= long {
+			st, err = m.hashIter(e, true)
 		}
 	} else {
-		var it elemIter
-		it.init(e)
-		wantLP := it.len() <= int64(o.HashMaxListpackEntries)
-		for it.next() {
-			if firstLong < 0 && max(it.mlen, it.vlen) > long {
-				firstLong = n
-			}
-			n++
-			sds += m.a.sds(it.mlen) + m.a.sds(it.vlen)
-			if wantLP {
-				lp += m.lpSize(it.member, it.mlen) + m.lpSize(it.value, it.vlen)
-			}
-			maxLen = max(maxLen, it.mlen, it.vlen)
-		}
-		if err := it.err(); err != nil {
-			return KeyMemory{}, err
-		}
+		st, err = m.hashIter(e, false)
 	}
+	if err != nil {
+		return KeyMemory{}, err
+	}
+	n := st.n
 	if e.Encoding == rdb.EncHashZiplist || e.Encoding == rdb.EncHashListpack {
-		maxLen, firstLong = 0, -1 // converted by count only
+		st.maxLen, st.firstLong = 0, -1 // converted by count only
 	}
-	if n <= int64(o.HashMaxListpackEntries) && maxLen <= long {
-		return KeyMemory{Bytes: sizeRobj + m.a.class(lp), Elements: n, Encoding: "listpack"}, nil
+	if n <= int64(o.HashMaxListpackEntries) && st.maxLen <= long {
+		return KeyMemory{Bytes: sizeRobj + m.a.class(st.lp), Elements: n, Encoding: "listpack"}, nil
 	}
 	// A hash converted for its size was presized (hashTypeConvertListpack,
 	// or rdbLoadObject for a long hash); one converted for a long value
@@ -265,14 +281,35 @@ func (m *MemoryEstimator) hashElems(e *rdb.Entry) (KeyMemory, error) {
 	switch {
 	case o.Loaded && n > int64(o.HashMaxListpackEntries):
 		presize = n
-	case firstLong >= 0:
+	case st.firstLong >= 0:
 		presize = 0
 		if o.Loaded {
-			presize = firstLong
+			presize = st.firstLong
 		}
 	}
-	return KeyMemory{Bytes: sizeRobj + sizeDict + sizeBucket*dictSlots(n, presize) + n*sizeDictEntry + sds,
+	return KeyMemory{Bytes: sizeRobj + sizeDict + sizeBucket*dictSlots(n, presize) + n*sizeDictEntry + st.sds,
 		Elements: n, Encoding: "hashtable"}, nil
+}
+
+// hashIter is zsetIter for a hash's fields and values.
+func (m *MemoryEstimator) hashIter(e *rdb.Entry, wantLP bool) (elemStats, error) {
+	st := elemStats{lp: lpHeader + lpEnd, firstLong: -1}
+	long := int64(m.opt.HashMaxListpackValue)
+	var it elemIter
+	it.init(e)
+	wantLP = wantLP || it.len() <= int64(m.opt.HashMaxListpackEntries)
+	for it.next() {
+		if st.firstLong < 0 && max(it.mlen, it.vlen) > long {
+			st.firstLong = st.n
+		}
+		st.n++
+		st.sds += m.a.sds(it.mlen) + m.a.sds(it.vlen)
+		if wantLP {
+			st.lp += m.lpSize(it.member, it.mlen) + m.lpSize(it.value, it.vlen)
+		}
+		st.maxLen = max(st.maxLen, it.mlen, it.vlen)
+	}
+	return st, it.err()
 }
 
 // elemIter reads the elements of a set, list, zset or hash: straight from

@@ -18,43 +18,52 @@ import (
 // the next branching point or key end p (when p > d), then the node at p;
 // the children of a branching node start at p+1. See redis/src/rax.c
 // raxGenericInsert, whose splits of compressed nodes keep this shape.
+//
+// The branching points are those of the sorted keys' lcp intervals: a run
+// of keys whose common prefix is longer than that of the keys around it,
+// the prefix's length being the interval's depth. One pass over the
+// common prefixes of neighbours finds them with a stack of the intervals
+// still open, from the shallowest up: an interval closes, a child of the
+// deeper of the one below it and the next common prefix, when the next
+// common prefix is shallower. Each key is a child of the deeper of the
+// intervals its two common prefixes open.
 func raxNodes(keys [][]byte) int64 {
 	if len(keys) == 0 {
 		return 1
 	}
-	return raxCount(keys, 0)
-}
-
-// raxCount counts the nodes of the subtree of keys (which share their
-// first d bytes) that starts at depth d.
-func raxCount(keys [][]byte, d int) int64 {
+	keyLen := len(keys[0])
 	n := int64(0)
-	for {
-		first, last := keys[0], keys[len(keys)-1]
-		p := d + commonPrefix(first[d:], last[d:])
+	// start counts the nodes of a start at depth d whose branching point
+	// or key end is at depth p.
+	start := func(d, p int) {
+		n++ // the node at p
 		if p > d {
 			n++ // the compressed node from d to p
 		}
-		n++ // the node at p: a key end or a branching node
-		if len(keys) == 1 || p >= len(first) {
-			return n
-		}
-		// Children: runs of keys with the same byte at p. All but the
-		// last are counted recursively; the last one loops.
-		for len(keys) > 0 {
-			c := keys[0][p]
-			j := 1
-			for j < len(keys) && keys[j][p] == c {
-				j++
-			}
-			if j == len(keys) {
-				break
-			}
-			n += raxCount(keys[:j], p+1)
-			keys = keys[j:]
-		}
-		d = p + 1
 	}
+	open := make([]int, 0, 17) // depths of the open intervals, increasing
+	prev := -1                 // common prefix with the previous key, -1 for none
+	for i := range keys {
+		next := -1
+		if i+1 < len(keys) {
+			next = commonPrefix(keys[i], keys[i+1])
+		}
+		start(max(prev, next)+1, keyLen)
+		for len(open) > 0 && open[len(open)-1] > next {
+			depth := open[len(open)-1]
+			open = open[:len(open)-1]
+			parent := next // the root's parent is at -1: its start at 0
+			if len(open) > 0 {
+				parent = max(parent, open[len(open)-1])
+			}
+			start(parent+1, depth)
+		}
+		if next >= 0 && (len(open) == 0 || open[len(open)-1] < next) {
+			open = append(open, next)
+		}
+		prev = next
+	}
+	return n
 }
 
 // commonPrefix returns the length of the common prefix of a and b,

@@ -22,13 +22,13 @@ type MemoryScanOptions struct {
 }
 
 // ScanMemory reads r to its end, estimates every key Keep selects and adds
-// it to rep, and returns the model it used. It reads and estimates on the
-// calling goroutine, while the values are in the caches, and reports on
-// another: the keys and their estimates go there in batches of about
-// 1 MiB (three at most exist), and it adds every key to rep in file order.
-// With a second core free the report then costs no time; on one core, the
-// batches cost a few percent more CPU than adding each key as it is read.
-// It returns r's first error, an estimate's error, or ctx.Err().
+// it to rep, and returns the model it used. It reads, estimates and counts
+// the totals and top keys on the calling goroutine, while the values are
+// in the caches, and counts the keys' prefixes on another, the report's
+// biggest cost: the keys and their sizes go there in batches of about
+// 1 MiB (three at most exist), in file order. Only what the prefix tree
+// needs crosses, to cost little more than a call. It returns r's first
+// error, an estimate's error, or ctx.Err().
 func ScanMemory(ctx context.Context, r *rdb.Reader, opts MemoryScanOptions, rep *MemoryReport) (MemoryModel, error) {
 	s := &memoryScan{
 		opts: opts, rep: rep,
@@ -112,44 +112,41 @@ type memoryScan struct {
 	done  chan struct{}
 }
 
-// A memoryBatch carries keys and their estimates from the reader to the
-// worker: their fields, and the key bytes in one arena.
+// A memoryBatch carries keys and their estimated bytes from the reader to
+// the worker, for the prefix tree: the keys one after the other in arena,
+// and where each ends.
 type memoryBatch struct {
 	items []memoryItem
 	arena []byte
 }
 
 type memoryItem struct {
-	db       int
-	typ      rdb.Type
-	expireAt int64
-	key      [2]int // arena offsets
-	km       KeyMemory
+	end   int // of the key in arena
+	bytes int64
 }
 
 // A batch holds at most memoryBatchBytes of keys and memoryBatchItems
-// keys (about 600 KiB of items).
+// keys (128 KiB of items).
 const (
 	memoryBatchBytes = 1 << 20
 	memoryBatchItems = 8192
 )
 
-// add estimates the key e and queues it for the worker.
+// add estimates the key e, counts it in the report but for its prefixes,
+// and queues it for the worker, which counts them.
 func (s *memoryScan) add(est *MemoryEstimator, e *rdb.Entry) error {
 	km, err := est.Estimate(e)
 	if err != nil {
 		return err
 	}
+	s.rep.addTotals(e, km)
 	if s.batch == nil {
 		s.batch = <-s.free
 		s.batch.items, s.batch.arena = s.batch.items[:0], s.batch.arena[:0]
 	}
 	b := s.batch
-	it := memoryItem{db: e.DB, typ: e.Type, expireAt: e.ExpireAt, km: km}
-	it.key[0] = len(b.arena)
 	b.arena = append(b.arena, e.Key...)
-	it.key[1] = len(b.arena)
-	b.items = append(b.items, it)
+	b.items = append(b.items, memoryItem{end: len(b.arena), bytes: km.Bytes})
 	if len(b.arena) >= memoryBatchBytes || len(b.items) >= memoryBatchItems {
 		s.full <- b
 		s.batch = nil
@@ -157,16 +154,14 @@ func (s *memoryScan) add(est *MemoryEstimator, e *rdb.Entry) error {
 	return nil
 }
 
-// work adds the keys of full batches to the report until the channel
-// closes.
+// work adds the keys of full batches to the report's prefix tree until
+// the channel closes.
 func (s *memoryScan) work() {
-	e := rdb.Entry{Kind: rdb.KindKey, Idle: -1, Freq: -1}
 	for b := range s.full {
-		for i := range b.items {
-			it := &b.items[i]
-			e.DB, e.Type, e.ExpireAt = it.db, it.typ, it.expireAt
-			e.Key = b.arena[it.key[0]:it.key[1]]
-			s.rep.Add(&e, it.km)
+		start := 0
+		for _, it := range b.items {
+			s.rep.prefixes.add(b.arena[start:it.end], it.bytes)
+			start = it.end
 		}
 		s.free <- b // never blocks: there are as many places as batches
 	}

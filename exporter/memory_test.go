@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,6 +153,49 @@ func TestRaxNodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRaxNodesRandom compares raxNodes with a count that follows the
+// tree's definition: node by node, from the root down.
+func TestRaxNodesRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		keys := make([][]byte, 1+r.IntN(40))
+		for i := range keys {
+			// Few distinct bytes, to branch at every depth.
+			k := make([]byte, 6)
+			for j := range k {
+				k[j] = byte(r.IntN(3))
+			}
+			keys[i] = k
+		}
+		slices.SortFunc(keys, bytes.Compare)
+		keys = slices.CompactFunc(keys, bytes.Equal)
+		if got, want := raxNodes(keys), raxWalk(keys, 0); got != want {
+			t.Fatalf("raxNodes(%x) = %d, want %d", keys, got, want)
+		}
+	}
+}
+
+// raxWalk counts the nodes of the subtree of keys (sharing their first d
+// bytes) that starts at depth d: a compressed node to the keys' common
+// prefix p if p > d, the node at p, and the subtrees of the runs of keys
+// with the same byte at p.
+func raxWalk(keys [][]byte, d int) int64 {
+	p := d + commonPrefix(keys[0][d:], keys[len(keys)-1][d:])
+	n := int64(1)
+	if p > d {
+		n++
+	}
+	for i := 0; p < len(keys[0]) && i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j][p] == keys[i][p] {
+			j++
+		}
+		n += raxWalk(keys[i:j], p+1)
+		i = j
+	}
+	return n
 }
 
 func TestDictSlots(t *testing.T) {

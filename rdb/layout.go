@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"slices"
 )
 
 // This file reports the layout of a payload, as serialized, without
@@ -121,12 +122,16 @@ func (c *cursor) strLayout(s *StringLayout) error {
 // without a cursor: the estimator calls it for every element of a value.
 // See redis/src/rdb.c rdbGenericLoadStringObject.
 func parseStr(p []byte, s *StringLayout) (int, error) {
-	n, hdr, enc, err := parseLen(p)
-	if err != nil {
-		return 0, err
-	}
-	if enc {
-		return parseEncodedStr(p, n, s)
+	n, hdr, ok := shortLen(p)
+	if !ok {
+		var enc bool
+		var err error
+		if n, hdr, enc, err = parseLen(p); err != nil {
+			return 0, err
+		}
+		if enc {
+			return parseEncodedStr(p, n, s)
+		}
 	}
 	if n > uint64(len(p)-hdr) {
 		return hdr, io.ErrUnexpectedEOF
@@ -180,6 +185,9 @@ func parseEncodedStr(p []byte, enc uint64, s *StringLayout) (int, error) {
 // parseLen reads the RDB length at the start of p, as cursor.length does,
 // and returns it with its size in bytes.
 func parseLen(p []byte) (n uint64, size int, encoded bool, err error) {
+	if n, size, ok := shortLen(p); ok {
+		return n, size, false, nil
+	}
 	if len(p) == 0 {
 		return 0, 0, false, io.ErrUnexpectedEOF
 	}
@@ -210,9 +218,24 @@ func parseLen(p []byte) (n uint64, size int, encoded bool, err error) {
 	return 0, 0, false, corrupt("unknown length encoding 0x%02x", b)
 }
 
+// shortLen reads a length of one or two bytes, most of them, at the start
+// of p where it is inlined; ok is false for any other.
+func shortLen(p []byte) (n uint64, size int, ok bool) {
+	if len(p) < 2 || p[0] >= 0x80 {
+		return 0, 0, false
+	}
+	if p[0] < 0x40 {
+		return uint64(p[0]), 1, true
+	}
+	return uint64(p[0]&0x3f)<<8 | uint64(p[1]), 2, true
+}
+
 // parsePlainLen is parseLen for a length that may not be a string
 // encoding.
 func parsePlainLen(p []byte) (uint64, int, error) {
+	if n, size, ok := shortLen(p); ok {
+		return n, size, nil
+	}
 	n, size, enc, err := parseLen(p)
 	if err == nil && enc {
 		err = corrupt("string encoding %d where a length was expected", n)
@@ -340,9 +363,7 @@ func (l *ElemLayout) Len() int64 { return l.count }
 func (l *ElemLayout) Next() bool {
 	c := &l.c
 	if l.n == 0 || l.err != nil {
-		if l.err == nil && c.pos != c.end {
-			l.err = layoutErr(c, corrupt("%d bytes after the value", c.end-c.pos))
-		}
+		l.checkEnd()
 		return false
 	}
 	l.n--
@@ -382,12 +403,12 @@ func (l *ElemLayout) Next() bool {
 			}
 		}
 	}
-	k, err := strAt(p, &l.Member)
+	k, err := parseStr(p, &l.Member)
 	c.pos += k
 	if err == nil {
 		switch l.enc {
 		case EncHash:
-			k, err = strAt(c.buf[c.pos:c.end], &l.Value)
+			k, err = parseStr(c.buf[c.pos:c.end], &l.Value)
 			c.pos += k
 		case EncZSet2:
 			if c.end-c.pos < 8 {
@@ -407,16 +428,88 @@ func (l *ElemLayout) Next() bool {
 	return true
 }
 
-// strAt is parseStr with a short plain string (the usual element) read
-// inline.
-func strAt(p []byte, s *StringLayout) (int, error) {
-	if len(p) > 0 {
-		if b := int(p[0]); b < 0x40 && b < len(p) {
-			s.Len, s.Int, s.span, s.hdr, s.kind = int64(b), 0, p[:b+1:b+1], 1, strPlain
-			return b + 1, nil
+// checkEnd sets the error of a payload that goes on after its last
+// element.
+func (l *ElemLayout) checkEnd() {
+	if c := &l.c; l.err == nil && c.pos != c.end {
+		l.err = layoutErr(c, corrupt("%d bytes after the value", c.end-c.pos))
+	}
+}
+
+// AppendLens reads the elements left as Next does and appends to dst the
+// length of each of their strings: a list element, a set or sorted set
+// member (scores are passed over), a hash's field then its value. It is
+// for a caller that needs only the lengths: most sets, sorted sets and
+// hashes stored this way are too big for the compact encodings, and their
+// memory depends on nothing else. Setting Member, Value and Score for each
+// element costs more than reading it. Err reports its error; dst then ends
+// with the lengths of the elements read before it.
+func (l *ElemLayout) AppendLens(dst []int64) []int64 {
+	strs, gap := 1, 0 // strings and raw bytes of an element
+	switch l.enc {
+	case EncHash:
+		strs = 2
+	case EncZSet2:
+		gap = 8
+	case EncZSet:
+		gap = -1 // a string score: Next reads it
+	}
+	c := &l.c
+	for l.n > 0 && l.err == nil {
+		if gap >= 0 {
+			// Room for the strings left, as far as the payload
+			// can hold them (a byte each at least), in steps.
+			room := int(min(l.n*uint64(strs), uint64(c.end-c.pos), 4096))
+			dst = slices.Grow(dst, room)
+			k, pos := shortLens(dst[len(dst):len(dst)+room], c.buf[:c.end], c.pos, strs, gap)
+			dst, c.pos, l.n = dst[:len(dst)+k], pos, l.n-uint64(k/strs)
+			if l.n == 0 {
+				break
+			}
+		}
+		// An element shortLens does not read: a longer string, an
+		// integer or LZF one, a string score, or an error.
+		if !l.Next() {
+			break
+		}
+		dst = append(dst, l.Member.Len)
+		if strs == 2 {
+			dst = append(dst, l.Value.Len)
 		}
 	}
-	return parseStr(p, s)
+	l.checkEnd()
+	return dst
+}
+
+// shortLens reads from buf[pos:] elements made of strs short plain strings
+// (the usual element) and gap raw bytes, and writes the lengths of their
+// strings to out, as many as it holds. It stops before an element of
+// another form or that buf cuts short, and returns the count written and
+// the position after the last element read. Its loop keeps what it needs
+// in registers, unlike one through the cursor.
+func shortLens(out []int64, buf []byte, pos, strs, gap int) (written, end int) {
+	i := 0
+	for i+strs <= len(out) && pos < len(buf) {
+		k := int(buf[pos])
+		if k >= 0x40 {
+			break
+		}
+		p := pos + 1 + k
+		if strs == 2 { // a hash's value
+			if p >= len(buf) || buf[p] >= 0x40 {
+				break
+			}
+			out[i+1] = int64(buf[p])
+			p += 1 + int(buf[p])
+		}
+		out[i] = int64(k)
+		if p += gap; p > len(buf) {
+			break
+		}
+		i += strs
+		pos = p
+	}
+	return i, pos
 }
 
 // Err returns the first error met, nil at a clean end.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -142,6 +143,10 @@ func TestElemLayout(t *testing.T) {
 	if want := []string{"m1/2/1.5", "/10/+Inf"}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	l.Reset(p, EncZSet)
+	if lens := l.AppendLens(nil); l.Err() != nil || !slices.Equal(lens, []int64{2, 10}) {
+		t.Errorf("AppendLens = %v, %v", lens, l.Err())
+	}
 	l.Reset(append(p, 0), EncZSet)
 	for l.Next() {
 	}
@@ -153,6 +158,48 @@ func TestElemLayout(t *testing.T) {
 	}
 	if l.Err() == nil {
 		t.Error("truncated payload: no error")
+	}
+}
+
+func TestElemLayoutLens(t *testing.T) {
+	long := bytes.Repeat([]byte("v"), 70)
+	hash := AppendLength([]byte{byte(EncHash)}, 3)
+	for _, s := range [][]byte{[]byte("f1"), []byte("v1"), []byte("f2"), long, []byte("12"), nil} {
+		hash = AppendString(hash, s)
+	}
+	zset := AppendLength([]byte{byte(EncZSet2)}, 2)
+	zset = append(AppendString(zset, []byte("m")), 0, 0, 0, 0, 0, 0, 0xf8, 0x3f)
+	zset = append(append(zset, lzfString...), 0, 0, 0, 0, 0, 0, 0, 0)
+	set := AppendLength([]byte{byte(EncSet)}, 3)
+	for _, s := range [][]byte{[]byte("a"), []byte("-30000"), long} {
+		set = AppendString(set, s)
+	}
+	tests := []struct {
+		name    string
+		payload []byte
+		want    []int64
+		err     error // nil, ErrCorrupt, or io.ErrUnexpectedEOF
+	}{
+		{"hash", hash, []int64{2, 2, 2, 70, 2, 0}, nil},
+		{"zset2", zset, []int64{1, 10}, nil},
+		{"set", set, []int64{1, 6, 70}, nil},
+		{"trailing byte", append(slices.Clip(set), 0), []int64{1, 6, 70}, ErrCorrupt},
+		{"truncated score", zset[:len(zset)-1], []int64{1}, io.ErrUnexpectedEOF},
+		{"truncated string", set[:len(set)-1], []int64{1, 6}, io.ErrUnexpectedEOF},
+		{"hash value missing", hash[:len(hash)-1], []int64{2, 2, 2, 70}, io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var l ElemLayout
+			l.Reset(tt.payload, Encoding(tt.payload[0]))
+			got := l.AppendLens([]int64{-1})
+			if !slices.Equal(got, append([]int64{-1}, tt.want...)) {
+				t.Errorf("AppendLens = %v, want %v", got[1:], tt.want)
+			}
+			if err := l.Err(); tt.err == nil && err != nil || tt.err != nil && !errors.Is(err, tt.err) {
+				t.Errorf("Err = %v, want %v", err, tt.err)
+			}
+		})
 	}
 }
 
@@ -238,12 +285,19 @@ func checkLayout(t *testing.T, e *Entry) bool {
 			fail("%v %v: %d elements, value has %d", err, v.Err(), elems, n)
 		}
 	case EncList, EncSet, EncZSet, EncZSet2, EncHash:
-		var l ElemLayout
+		var l, lens ElemLayout
 		l.Reset(e.Payload, e.Encoding)
 		if l.Len() != v.Len() {
 			fail("Len %d, value's %d", l.Len(), v.Len())
 		}
+		lens.Reset(e.Payload, e.Encoding)
+		got := lens.AppendLens(nil)
+		var want []int64
 		for l.Next() {
+			want = append(want, l.Member.Len)
+			if e.Encoding == EncHash {
+				want = append(want, l.Value.Len)
+			}
 			if !v.Next() {
 				fail("more elements than the value")
 				return true
@@ -256,6 +310,9 @@ func checkLayout(t *testing.T, e *Entry) bool {
 		}
 		if l.Err() != nil || v.Next() || v.Err() != nil {
 			fail("%v, value: %v", l.Err(), v.Err())
+		}
+		if lens.Err() != nil || !slices.Equal(got, want) {
+			fail("AppendLens = %v, %v; Next's lengths %v", got, lens.Err(), want)
 		}
 	case EncStreamListpacks, EncStreamListpacks2, EncStreamListpacks3, EncStreamListpacks4:
 		for v.Next() {
