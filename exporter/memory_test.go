@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -410,6 +411,25 @@ func TestPrefixCut(t *testing.T) {
 		if tr.segHash([]byte("a")) == tr.segHash([]byte("a\x00")) {
 			t.Errorf("segHash ignores the length")
 		}
+	}
+}
+
+// TestPrefixTreeRepeatable counts the same keys twice, many prefixes of
+// the same size among them, into trees too small to hold them: which ones
+// are folded, and the report, are the same both times.
+func TestPrefixTreeRepeatable(t *testing.T) {
+	var trees [2]*MemoryPrefix
+	for i := range trees {
+		tr := newPrefixTree([]byte(":"), 3, 50, 8)
+		for k := range 5000 {
+			tr.add(fmt.Appendf(nil, "p%d:q%d:x", k%700, k%13), 100)
+		}
+		trees[i] = tr.export(5)
+	}
+	if !reflect.DeepEqual(trees[0], trees[1]) {
+		a, _ := json.Marshal(trees[0])
+		b, _ := json.Marshal(trees[1])
+		t.Fatalf("two reports of the same keys differ:\n%s\n%s", a, b)
 	}
 }
 
