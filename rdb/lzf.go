@@ -7,8 +7,8 @@ import "encoding/binary"
 //
 // Most runs in Redis data are short (a few bytes). While the input and the
 // output have room to spare, lzfFast copies every literal run as 32 bytes
-// and most back references as 16, in words, with no loop: what lands past
-// a run is overwritten by what follows it. The careful loop below does the
+// and most back references as 8 or 16, in words, with no loop: what lands
+// past a run is overwritten by what follows it. The careful loop below does the
 // rest, and reports the errors.
 func lzfDecompress(out, in []byte) error {
 	ip, op := lzfFast(out, in)
@@ -80,9 +80,12 @@ func lzfFastGo(out, in []byte) (ip, op int) {
 		if ref < 0 || op+l > len(out) {
 			break // for the careful loop to report
 		}
-		if op-ref >= 16 && l <= 16 {
+		switch d := op - ref; {
+		case l <= 8 && d >= 8: // a short reference, inside the output's margin
+			binary.LittleEndian.PutUint64(out[op:op+8], binary.LittleEndian.Uint64(out[ref:ref+8]))
+		case l <= 16 && d >= 16:
 			copy16(out[op:op+16:op+16], out[ref:ref+16:ref+16])
-		} else {
+		default:
 			copyRef(out[:op+l], op, ref)
 		}
 		ip = next

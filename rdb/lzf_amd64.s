@@ -5,10 +5,11 @@
 // func lzfFast(out, in []byte) (ip, op int)
 //
 // lzfFastGo (lzf.go) step for step: while 34 bytes of input and 32 of
-// output are left, a literal run is copied as 32 bytes and a back
-// reference at least 16 bytes behind as 16-byte blocks, the last one
-// ending where the reference does; a nearer one (a run repeating its last
-// bytes) is copied as copyRef does. It stops before a back reference out of
+// output are left, a literal run is copied as 32 bytes, a short back
+// reference (3 to 8 bytes, no length byte) at least 8 bytes behind as one
+// word, and a longer one at least 16 bytes behind as 16-byte blocks, the
+// last one ending where the reference does; a nearer one (a run repeating
+// its last bytes) is copied as copyRef does. It stops before a back reference out of
 // range, which lzfDecompress's careful loop then reports.
 //
 // AX ip, BX op, SI in, DI out, R8 len(out), R10 len(in)-34, R11 len(out)-32.
@@ -47,12 +48,10 @@ backref:
 	SHLQ $8, CX       // high bits of distance-1
 	LEAQ 2(AX), R12   // ip after the reference
 	CMPQ DX, $7
-	JNE  distance
+	JNE  short
 	MOVBQZX 1(SI)(AX*1), R9
 	ADDQ R9, DX
 	INCQ R12
-
-distance:
 	MOVBQZX -1(SI)(R12*1), R9 // low bits of distance-1
 	ORQ     R9, CX
 	INCQ    CX                // distance
@@ -86,6 +85,25 @@ blocks: // length > 16: 16-byte blocks, then the 16 bytes that end the copy
 	MOVOU X0, -16(DI)(R9*1)
 	MOVQ  R9, BX
 	JMP   loop
+
+short: // 3 to 8 bytes, which fit the output's margin: one word when at least 8 behind
+	MOVBQZX 1(SI)(AX*1), R9 // low bits of distance-1
+	ORQ     R9, CX
+	INCQ    CX              // distance
+	MOVQ    BX, R13
+	SUBQ    CX, R13         // ref
+	JLT     done
+	MOVQ    R12, AX
+	ADDQ    $2, DX          // length
+	CMPQ    CX, $8
+	JLO     nearShort
+	MOVQ    (DI)(R13*1), R9
+	MOVQ    R9, (DI)(BX*1)
+	ADDQ    DX, BX
+	JMP     loop
+
+nearShort:
+	LEAQ (BX)(DX*1), R9 // op + length
 
 near: // distance < 16, as copyRef does
 	MOVQ CX, DX // a period of the run
