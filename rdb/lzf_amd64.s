@@ -33,14 +33,24 @@ loop:
 	CMPQ    CX, $32
 	JAE     backref
 
-	// Literal run of CX+1 bytes.
+literal: // a run of CX+1 bytes
 	MOVOU 1(SI)(AX*1), X0
 	CMPQ  CX, $16
 	JAE   literal32
 	MOVOU X0, (DI)(BX*1)
 	LEAQ  2(AX)(CX*1), AX
 	LEAQ  1(BX)(CX*1), BX
-	JMP   loop
+
+	// The loop's head again: a run shorter than 32 is followed by a back
+	// reference in what liblzf writes, which a branch of its own predicts.
+	CMPQ    AX, R10
+	JGE     done
+	CMPQ    BX, R11
+	JGE     done
+	MOVBQZX (SI)(AX*1), CX
+	CMPQ    CX, $32
+	JAE     backref
+	JMP     literal
 
 literal32: // 17 to 32 bytes: 33 of input and 32 of output must be left
 	LEAQ  16(AX), R12
