@@ -172,8 +172,8 @@ func (v *Value) Next() bool {
 }
 
 func (v *Value) next() bool {
-	// fast is set only while a blob is being read, which chunked strings
-	// and the end of the value never are.
+	// fast is set only while a blob or a value in memory is being read,
+	// which chunked strings never are; at the end, fillBatch finds nothing.
 	v.batched = 0
 	if v.fast != fastNone {
 		if v.batched = v.fillBatch(); v.batched > 0 {
@@ -332,6 +332,9 @@ func (v *Value) header() error {
 		v.n, err = c.plainLen()
 		if err == nil && v.Encoding != EncListQuicklist && v.Encoding != EncListQuicklist2 {
 			v.length = int64(min(v.n, math.MaxInt64))
+		}
+		if !v.live {
+			v.fast = fastForCounted(v.Encoding)
 		}
 		return err
 	}
@@ -622,7 +625,21 @@ const (
 	fastMember          // listpack, one entry an element: list, set
 	fastIntset          // intset
 	fastPair            // listpack, two entries an element: hash field and value, zset member and score
+	fastStrs            // strings in memory: list, set
+	fastZSet2           // a string and a binary double in memory: zset_2
 )
+
+// fastForCounted is the fastKind of an encoding that stores a count and
+// then elements, in memory.
+func fastForCounted(enc Encoding) fastKind {
+	switch enc {
+	case EncList, EncSet:
+		return fastStrs
+	case EncZSet2:
+		return fastZSet2
+	}
+	return fastNone
+}
 
 func fastFor(kind blobKind, per int) fastKind {
 	switch {
@@ -642,12 +659,17 @@ func fastFor(kind blobKind, per int) fastKind {
 // most listpacks and intsets to take one call.
 const batchSize = 16
 
-// fillBatch decodes the next elements of a listpack or intset in memory
-// into batch, as the step would, and returns how many. It stops, having
-// consumed nothing more, wherever the step has more to do: at the end of
-// the blob, for unusual entries and for corrupt ones.
+// fillBatch decodes the next elements of a listpack, an intset or a
+// counted encoding in memory into batch, as the step would, and returns
+// how many. It stops, having consumed nothing more, wherever the step has
+// more to do: at the end of the value or blob, for unusual entries and for
+// corrupt ones.
 func (v *Value) fillBatch() int {
 	switch kind := v.bl.kind; {
+	case v.fast == fastStrs:
+		return v.fillStrs()
+	case v.fast == fastZSet2:
+		return v.fillZSet2()
 	case v.fast == fastIntset && kind == blobIntset:
 		return v.fillIntset()
 	case kind != blobListpack:
@@ -667,6 +689,44 @@ func (v *Value) fillIntset() int {
 		v.batchLazy[i], v.batchInt[i][0] = lazyMember, bl.nextIntset()
 	}
 	bl.left -= k
+	return k
+}
+
+// fillStrs decodes elements of one short string: list, set.
+func (v *Value) fillStrs() int {
+	k := 0
+	for ; k < batchSize && v.n > 0; k++ {
+		s, ok := v.c.shortStr(v.limit)
+		if !ok {
+			break
+		}
+		e := &v.batch[k]
+		e.Member, e.Value, e.Score = s, nil, 0
+		v.batchLazy[k] = 0
+		v.n--
+	}
+	return k
+}
+
+// fillZSet2 decodes zset_2 elements of a short string and a binary
+// double.
+func (v *Value) fillZSet2() int {
+	c := v.c
+	k := 0
+	for ; k < batchSize && v.n > 0; k++ {
+		start := c.pos
+		m, ok := c.shortStr(v.limit)
+		if !ok || c.end-c.pos < 8 {
+			c.pos = start
+			break
+		}
+		e := &v.batch[k]
+		e.Member, e.Value = m, nil
+		e.Score = math.Float64frombits(binary.LittleEndian.Uint64(c.buf[c.pos:]))
+		v.batchLazy[k] = 0
+		c.pos += 8
+		v.n--
+	}
 	return k
 }
 
