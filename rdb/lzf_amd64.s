@@ -68,15 +68,38 @@ literal32: // 17 to 32 bytes: 33 of input and 32 of output must be left
 
 backref:
 	MOVQ CX, DX
-	SHRQ $5, DX       // length-2; 7: a length byte follows
+	SHRQ $5, DX // length-2; 7: a length byte follows
+	CMPQ DX, $7
+	JEQ  long
+
+	// 3 to 8 bytes, which fit the output's margin: one word when at least
+	// 8 behind. The control byte and the next are loaded together and
+	// turned into distance-1 by swapping them.
+	MOVWQZX (SI)(AX*1), CX
+	ROLW    $8, CX
+	ANDL    $0x1fff, CX
+	INCQ    CX          // distance
+	MOVQ    BX, R13
+	SUBQ    CX, R13     // ref
+	JLT     done
+	ADDQ    $2, AX
+	CMPQ    CX, $8
+	JLO     nearShort
+	MOVQ    (DI)(R13*1), R9
+	MOVQ    R9, (DI)(BX*1)
+	LEAQ    2(BX)(DX*1), BX
+	JMP     loop
+
+nearShort:
+	LEAQ 2(BX)(DX*1), R9 // op + length
+	JMP  near
+
+long:
 	ANDL $31, CX
 	SHLQ $8, CX       // high bits of distance-1
-	LEAQ 2(AX), R12   // ip after the reference
-	CMPQ DX, $7
-	JNE  short
+	LEAQ 3(AX), R12   // ip after the reference
 	MOVBQZX 1(SI)(AX*1), R9
 	ADDQ R9, DX
-	INCQ R12
 	MOVBQZX -1(SI)(R12*1), R9 // low bits of distance-1
 	ORQ     R9, CX
 	INCQ    CX                // distance
@@ -110,25 +133,6 @@ blocks: // length > 16: 16-byte blocks, then the 16 bytes that end the copy
 	MOVOU X0, -16(DI)(R9*1)
 	MOVQ  R9, BX
 	JMP   loop
-
-short: // 3 to 8 bytes, which fit the output's margin: one word when at least 8 behind
-	MOVBQZX 1(SI)(AX*1), R9 // low bits of distance-1
-	ORQ     R9, CX
-	INCQ    CX              // distance
-	MOVQ    BX, R13
-	SUBQ    CX, R13         // ref
-	JLT     done
-	MOVQ    R12, AX
-	ADDQ    $2, DX          // length
-	CMPQ    CX, $8
-	JLO     nearShort
-	MOVQ    (DI)(R13*1), R9
-	MOVQ    R9, (DI)(BX*1)
-	ADDQ    DX, BX
-	JMP     loop
-
-nearShort:
-	LEAQ (BX)(DX*1), R9 // op + length
 
 near: // distance < 16, as copyRef does
 	MOVQ CX, DX // a period of the run
