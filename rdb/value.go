@@ -220,6 +220,7 @@ const (
 	lazyMember = 1 << iota // lazyInt[0] into Member
 	lazyValue              // lazyInt[1] into Value
 	lazyFields             // fieldInts into Fields
+	lazyBare               // a batch slot left as it was: Value and Score to clear too
 )
 
 // formatted returns the current element, of batch or elem, with the
@@ -232,7 +233,11 @@ func (v *Value) formatted() *Elem {
 	}
 	i := v.cur
 	e := &v.batch[i]
-	v.formatInts(e, v.batchLazy[i], &v.batchInt[i])
+	lazy := v.batchLazy[i]
+	if lazy&lazyBare != 0 {
+		e.Value, e.Score = nil, 0
+	}
+	v.formatInts(e, lazy, &v.batchInt[i])
 	v.batchLazy[i] = 0
 	return e
 }
@@ -680,13 +685,13 @@ func (v *Value) fillBatch() int {
 	return v.fillPairs()
 }
 
+// fillIntset decodes intset elements. It leaves their batch slots as they
+// were, for Elem to fill: an element is its integer alone.
 func (v *Value) fillIntset() int {
 	bl := &v.bl
 	k := min(bl.left, batchSize)
 	for i := range k {
-		e := &v.batch[i]
-		e.Member, e.Value, e.Score = nil, nil, 0
-		v.batchLazy[i], v.batchInt[i][0] = lazyMember, bl.nextIntset()
+		v.batchLazy[i], v.batchInt[i][0] = lazyMember|lazyBare, bl.nextIntset()
 	}
 	bl.left -= k
 	return k
