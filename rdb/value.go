@@ -233,12 +233,13 @@ func (v *Value) formatted() *Elem {
 	}
 	i := v.cur
 	e := &v.batch[i]
-	lazy := v.batchLazy[i]
-	if lazy&lazyBare != 0 {
-		e.Value, e.Score = nil, 0
+	if lazy := v.batchLazy[i]; lazy != 0 {
+		if lazy&lazyBare != 0 {
+			e.Value, e.Score = nil, 0
+		}
+		v.formatInts(e, lazy, &v.batchInt[i])
+		v.batchLazy[i] = 0
 	}
-	v.formatInts(e, lazy, &v.batchInt[i])
-	v.batchLazy[i] = 0
 	return e
 }
 
