@@ -54,9 +54,9 @@ type Value struct {
 	fieldInts []lazyField // integers of a stream entry's Fields, formatted by Elem on demand
 	blobBuf   []byte
 	stream    *streamState
-	// Elements of a listpack or intset in memory decoded ahead by
-	// fillBatch; only their Member, Value and Score are ever set, with
-	// the integers that Elem formats on demand in batchInt.
+	// Elements decoded ahead by fillBatch (from listpacks, intsets and
+	// counted encodings in memory); only their Member, Value and Score are
+	// ever set, with the integers that Elem formats on demand in batchInt.
 	batch     [batchSize]Elem
 	batchLazy [batchSize]uint8
 	batchInt  [batchSize][2]int64
@@ -698,7 +698,8 @@ func (v *Value) fillIntset() int {
 	return k
 }
 
-// fillStrs decodes elements of one short string: list, set.
+// fillStrs decodes list and set elements stored as counted strings while
+// they are short strings (the others are left to the step).
 func (v *Value) fillStrs() int {
 	k := 0
 	for ; k < batchSize && v.n > 0; k++ {
@@ -714,8 +715,8 @@ func (v *Value) fillStrs() int {
 	return k
 }
 
-// fillZSet2 decodes zset_2 elements of a short string and a binary
-// double.
+// fillZSet2 decodes zset_2 elements, a string and a binary double, while
+// the string is short.
 func (v *Value) fillZSet2() int {
 	c := v.c
 	k := 0
