@@ -230,12 +230,8 @@ const (
 // of the buffer (raw strings) or of *scratch (integers, LZF), valid until the
 // cursor reads again or scratch is reused. See rdbGenericLoadStringObject.
 func (c *cursor) str(scratch *[]byte, limit int) ([]byte, error) {
-	if c.pos < c.end {
-		if n := int(c.buf[c.pos]); n < 0x40 && n < c.end-c.pos && n <= limit {
-			s := c.buf[c.pos+1 : c.pos+1+n : c.pos+1+n]
-			c.pos += 1 + n // a short string, in the buffer (the usual case)
-			return s, nil
-		}
+	if s, ok := c.shortStr(limit); ok {
+		return s, nil
 	}
 	n, enc, err := c.length()
 	if err != nil {
@@ -248,6 +244,20 @@ func (c *cursor) str(scratch *[]byte, limit int) ([]byte, error) {
 		return c.next(int(n))
 	}
 	return c.encodedStr(n, scratch, limit)
+}
+
+// shortStr reads a raw string of up to 63 bytes (and limit) that is
+// already in the buffer, the usual case, as a view of it; ok is false,
+// having read nothing, for any other.
+func (c *cursor) shortStr(limit int) (s []byte, ok bool) {
+	if c.pos < c.end {
+		if n := int(c.buf[c.pos]); n < 0x40 && n < c.end-c.pos && n <= limit {
+			s = c.buf[c.pos+1 : c.pos+1+n : c.pos+1+n]
+			c.pos += 1 + n
+			return s, true
+		}
+	}
+	return nil, false
 }
 
 // strCopy reads an RDB string into *dst, which stays valid whatever the

@@ -118,10 +118,10 @@ func (bl *blob) take(next int) bool {
 // an integer v; next is where the entry after it starts. next is 0 for
 // anything else, left to nextListpack.
 func lpEntry(b []byte, p int) (s []byte, v int64, next int) {
-	if p < 0 || p+11 > len(b) {
+	if p < 0 || p > len(b)-11 { // not p+11 > len(b), which leaves w a bounds check
 		return nil, 0, 0
 	}
-	w := b[p : p+11 : p+11] // the longest entry that is not a string, backlen included
+	w := b[p:][:11] // the longest entry that is not a string, backlen included
 	switch e := w[0]; {
 	case e < 0x80: // 7-bit uint
 		return nil, int64(e), p + 2

@@ -6,9 +6,9 @@ import "encoding/binary"
 // full. See liblzf lzf_d.c (redis/src/lzf_d.c).
 //
 // Most runs in Redis data are short (a few bytes). While the input and the
-// output have room to spare, lzfFast copies every literal run as 32 bytes
-// and most back references as 16, in words, with no loop: what lands past
-// a run is overwritten by what follows it. The careful loop below does the
+// output have room to spare, lzfFast copies every literal run as 16 or 32
+// bytes and most back references as 8 or 16, in words, with no loop: what
+// lands past a run is overwritten by what follows it. The careful loop below does the
 // rest, and reports the errors.
 func lzfDecompress(out, in []byte) error {
 	ip, op := lzfFast(out, in)
@@ -52,17 +52,29 @@ func lzfDecompress(out, in []byte) error {
 	return nil
 }
 
-// lzfFastGo decodes while at least 34 bytes of input and 32 of output are
-// left, enough to copy any literal run (at most 33 input bytes) in whole
-// blocks; it returns where it stopped, before any back reference out of
-// range. It is lzfFast where there is no assembly version (lzf_amd64.s).
+// lzfFastGo decodes while more than 17 bytes of input and 16 of output
+// are left, enough to copy a literal run of up to 16 bytes (17 input bytes)
+// or a back reference of up to 16 in whole blocks; it copies a longer
+// literal run as 32 bytes while there is room for them. It returns where
+// it stopped, before a back reference out of range or a long literal run
+// near the end. It is lzfFast where there is no assembly version
+// (lzf_amd64.s).
 func lzfFastGo(out, in []byte) (ip, op int) {
-	inEnd, outEnd := len(in)-34, len(out)-32
+	inEnd, outEnd := len(in)-17, len(out)-16
 	for ip < inEnd && op < outEnd {
-		s := in[ip : ip+34 : ip+34] // the longest run with its control byte
+		s := in[ip : ip+17 : ip+17] // control byte and 16 bytes
 		ctrl := int(s[0])
-		if ctrl < 32 { // literal run of ctrl+1 bytes
-			copy32(out[op:op+32:op+32], s[1:33])
+		if ctrl < 16 { // literal run of ctrl+1 bytes
+			copy16(out[op:op+16:op+16], s[1:17])
+			op += ctrl + 1
+			ip += ctrl + 2
+			continue
+		}
+		if ctrl < 32 {
+			if ip+16 > inEnd || op+16 > outEnd {
+				break // for the careful loop
+			}
+			copy32(out[op:op+32:op+32], in[ip+1:ip+33])
 			op += ctrl + 1
 			ip += ctrl + 2
 			continue
@@ -80,9 +92,12 @@ func lzfFastGo(out, in []byte) (ip, op int) {
 		if ref < 0 || op+l > len(out) {
 			break // for the careful loop to report
 		}
-		if op-ref >= 16 && l <= 16 {
+		switch d := op - ref; {
+		case l <= 8 && d >= 8: // a short reference, inside the output's margin
+			binary.LittleEndian.PutUint64(out[op:op+8], binary.LittleEndian.Uint64(out[ref:ref+8]))
+		case l <= 16 && d >= 16:
 			copy16(out[op:op+16:op+16], out[ref:ref+16:ref+16])
-		} else {
+		default:
 			copyRef(out[:op+l], op, ref)
 		}
 		ip = next

@@ -169,8 +169,8 @@ func (r *Reader) next() error {
 	if err := r.finishEntry(); err != nil {
 		return err
 	}
+	r.resetEntry()
 	e := &r.e
-	*e = Entry{r: r, DB: r.db, Idle: -1, Freq: -1, Offset: -1}
 	for {
 		off := r.c.offset()
 		op, err := r.c.readByte()
@@ -188,6 +188,20 @@ func (r *Reader) next() error {
 		}
 		return r.readKey(op, off)
 	}
+}
+
+// resetEntry clears r.e for the next record field by field, Aux only
+// after a record that is not a key: a key leaves Aux zero, and storing the
+// whole Entry costs about as much as a key-only scan's other work per key.
+// It covers every field of Entry.
+func (r *Reader) resetEntry() {
+	e := &r.e
+	if e.Kind != KindKey {
+		e.Aux = Aux{}
+	}
+	e.Kind, e.DB, e.Key, e.Type, e.Encoding, e.ExpireAt = KindKey, r.db, nil, 0, 0, 0
+	e.Idle, e.Freq, e.Offset = -1, -1, -1
+	e.Payload, e.KeyMeta, e.r, e.payloadOff = nil, nil, r, 0
 }
 
 var (

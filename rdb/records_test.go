@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,4 +290,39 @@ func TestAppendDecimal(t *testing.T) {
 			t.Errorf("appendDecimal(%d): capacity %d allows writing into the table", n, cap(got))
 		}
 	}
+}
+
+// TestResetEntry checks that resetEntry, which clears the Entry field by
+// field, leaves no field of the record before, whatever exported fields
+// Entry gains: they are all set by reflection first.
+func TestResetEntry(t *testing.T) {
+	r := NewReader(bytes.NewReader(nil))
+	r.db = 3
+	fill(reflect.ValueOf(&r.e).Elem())
+	r.e.Kind, r.e.r, r.e.payloadOff = KindAux, nil, 1
+	r.resetEntry()
+	want := Entry{r: r, DB: 3, Idle: -1, Freq: -1, Offset: -1}
+	if !reflect.DeepEqual(r.e, want) {
+		t.Fatalf("after resetEntry: %+v, want %+v", r.e, want)
+	}
+}
+
+// fill sets every field of v, recursively, to a value other than zero.
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Field(i).CanSet() {
+				fill(v.Field(i))
+			}
+		}
+		return
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		return
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		return
+	}
+	v.Set(reflect.ValueOf(1).Convert(v.Type()))
 }

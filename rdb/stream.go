@@ -130,6 +130,12 @@ func stepStream(v *Value) (bool, error) {
 			}
 			continue
 		}
+		if done, live := v.streamEntryFast(); done {
+			if live {
+				return true, nil
+			}
+			continue
+		}
 		flags, err := v.lpInt()
 		if err == errBlobEnd {
 			st.inNode = false
@@ -246,14 +252,68 @@ func (v *Value) streamEntry(flags int64) (bool, error) {
 		return false, v.nodeErr(err)
 	}
 	v.elem.Fields = fields
+	return v.entryDone(flags, d), nil
+}
+
+// streamEntryFast reads the next entry of a node in one go if it has the
+// master entry's fields and lpEntry decodes all its listpack entries, the
+// usual case: done is false, having consumed nothing, for any other entry
+// and at the node's end, which stepStream reads entry by entry. live is
+// false for a deleted entry.
+func (v *Value) streamEntryFast() (done, live bool) {
+	st, bl := v.stream, &v.bl
+	nf := len(st.mfield)
+	if bl.left >= 0 && bl.left < nf+4 { // flags, ms, seq, values, lp-count
+		return false, false
+	}
+	b, p := bl.b, bl.pos
+	var hdr [3]int64 // flags, ms and seq differences from the master id
+	for i := range hdr {
+		s, n, next := lpEntry(b, p)
+		if next == 0 || s != nil {
+			return false, false
+		}
+		hdr[i], p = n, next
+	}
+	if hdr[0]&streamFlagSameFields == 0 {
+		return false, false
+	}
+	fields := v.elem.Fields[:0]
+	v.fieldInts = v.fieldInts[:0]
+	for _, f := range st.mfield {
+		s, n, next := lpEntry(b, p)
+		if next == 0 {
+			return false, false
+		}
+		if s == nil {
+			s = v.intField(n, len(fields)+1)
+		}
+		fields, p = append(fields, f, s), next
+	}
+	s, _, next := lpEntry(b, p) // lp-count
+	if next == 0 || s != nil {
+		return false, false
+	}
+	bl.pos = next
+	if bl.left > 0 {
+		bl.left -= nf + 4
+	}
+	v.elem.Fields = fields
+	return true, v.entryDone(hdr[0], [2]int64(hdr[1:]))
+}
+
+// entryDone finishes an entry whose Fields are read, with its flags and
+// its id's differences from the master id; false for a deleted entry.
+func (v *Value) entryDone(flags int64, d [2]int64) bool {
 	if flags&streamFlagDeleted != 0 {
-		return false, nil
+		return false
 	}
 	if len(v.fieldInts) > 0 {
 		v.lazy |= lazyFields
 	}
-	v.elem.ID = StreamID{st.master.MS + uint64(d[0]), st.master.Seq + uint64(d[1])}
-	return true, nil
+	master := v.stream.master
+	v.elem.ID = StreamID{master.MS + uint64(d[0]), master.Seq + uint64(d[1])}
+	return true
 }
 
 // errBlobEnd is lpInt's and lpStr's report of the end of the listpack.
@@ -308,13 +368,22 @@ func (v *Value) lpStr(arena *[]byte, field int) ([]byte, error) {
 	switch {
 	case !isInt:
 		return s, nil
+	case field >= 0:
+		return v.intField(n, field), nil
 	case n >= 0 && n <= smallDecimalMax:
 		return appendDecimal(nil, n), nil
-	case field >= 0:
-		v.fieldInts = append(v.fieldInts, lazyField{field, n})
-		return nil, nil
 	}
 	return appendField(arena, n), nil
+}
+
+// intField returns the text of integer n, Fields[field] of a stream entry,
+// if it is in smallDecimals; else nil, n being left for Elem to format.
+func (v *Value) intField(n int64, field int) []byte {
+	if n >= 0 && n <= smallDecimalMax {
+		return appendDecimal(nil, n)
+	}
+	v.fieldInts = append(v.fieldInts, lazyField{field, n})
+	return nil
 }
 
 // appendField formats n at the end of *arena and returns its text.

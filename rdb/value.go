@@ -54,6 +54,12 @@ type Value struct {
 	fieldInts []lazyField // integers of a stream entry's Fields, formatted by Elem on demand
 	blobBuf   []byte
 	stream    *streamState
+	// Elements decoded ahead by fillBatch (from listpacks, intsets and
+	// counted encodings in memory); only their Member, Value and Score are
+	// ever set, with the integers that Elem formats on demand in batchInt.
+	batch     [batchSize]Elem
+	batchLazy [batchSize]uint8
+	batchInt  [batchSize][2]int64
 }
 
 // valueState is the part of a Value that starts at zero for every value:
@@ -69,7 +75,9 @@ type valueState struct {
 	minExpire int64
 	inBlob    bool
 	per       int      // blob entries per element
-	fast      fastKind // what nextFast may decode from bl
+	fast      fastKind // what fillBatch may decode from bl
+	batched   int      // elements in batch; 0: the current element is elem
+	cur       int      // with batched: the current element's index in batch
 
 	big       uint64 // bytes of a chunked string still in the input
 	pend      []byte // bytes of a chunked string still in memory
@@ -156,10 +164,22 @@ func (v *Value) fail(err error) {
 // Next advances to the next element and reports whether there is one. It
 // returns false at the end of the value or on an error (see Err).
 func (v *Value) Next() bool {
-	// fast is set only while a blob is being read, which chunked strings
-	// and the end of the value never are.
-	if v.fast != fastNone && v.nextFast() {
+	if v.cur+1 < v.batched { // small enough to be inlined in the caller's loop
+		v.cur++
 		return true
+	}
+	return v.next()
+}
+
+func (v *Value) next() bool {
+	// fast is set only while a blob or a value in memory is being read,
+	// which chunked strings never are; at the end, fillBatch finds nothing.
+	v.batched = 0
+	if v.fast != fastNone {
+		if v.batched = v.fillBatch(); v.batched > 0 {
+			v.cur = 0
+			return true
+		}
 	}
 	if v.done {
 		return false
@@ -189,8 +209,8 @@ func (v *Value) Next() bool {
 
 // Elem returns the current element, valid until the next call to Next.
 func (v *Value) Elem() *Elem {
-	if v.lazy != 0 {
-		v.formatInts()
+	if v.batched > 0 || v.lazy != 0 { // small enough to be inlined
+		return v.formatted()
 	}
 	return &v.elem
 }
@@ -200,30 +220,50 @@ const (
 	lazyMember = 1 << iota // lazyInt[0] into Member
 	lazyValue              // lazyInt[1] into Value
 	lazyFields             // fieldInts into Fields
+	lazyBare               // a batch slot left as it was: Value and Score to clear too
 )
 
-// formatInts puts the decimal text of the integer entries that blobText
-// and lpStr left unformatted into the element. Integers are formatted only
-// when the caller looks at the element: an iterator that is only counting
-// or skipping elements needs none of them.
-func (v *Value) formatInts() {
-	if v.lazy&lazyMember != 0 {
-		v.elem.Member = v.decimal(0)
+// formatted returns the current element, of batch or elem, with the
+// integers left for Elem formatted into it.
+func (v *Value) formatted() *Elem {
+	if v.batched == 0 {
+		v.formatInts(&v.elem, v.lazy, &v.lazyInt)
+		v.lazy = 0
+		return &v.elem
 	}
-	if v.lazy&lazyValue != 0 {
-		v.elem.Value = v.decimal(1)
-	}
-	if v.lazy&lazyFields != 0 {
-		for _, f := range v.fieldInts {
-			v.elem.Fields[f.i] = appendField(&v.scratch[1], f.n)
+	i := v.cur
+	e := &v.batch[i]
+	if lazy := v.batchLazy[i]; lazy != 0 {
+		if lazy&lazyBare != 0 {
+			e.Value, e.Score = nil, 0
 		}
+		v.formatInts(e, lazy, &v.batchInt[i])
+		v.batchLazy[i] = 0
 	}
-	v.lazy = 0
+	return e
 }
 
-// decimal formats lazyInt[i] into scratch slot i.
-func (v *Value) decimal(i int) []byte {
-	n := v.lazyInt[i]
+// formatInts puts the decimal text of the integer entries that blobText,
+// lpStr and fillBatch left unformatted into e: lazy tells which, n holds
+// those of Member and Value. Integers are formatted only when the caller
+// looks at the element: an iterator that is only counting or skipping
+// elements needs none of them.
+func (v *Value) formatInts(e *Elem, lazy uint8, n *[2]int64) {
+	if lazy&lazyMember != 0 {
+		e.Member = v.decimal(0, n[0])
+	}
+	if lazy&lazyValue != 0 {
+		e.Value = v.decimal(1, n[1])
+	}
+	if lazy&lazyFields != 0 {
+		for _, f := range v.fieldInts {
+			e.Fields[f.i] = appendField(&v.scratch[1], f.n)
+		}
+	}
+}
+
+// decimal formats n into scratch slot i.
+func (v *Value) decimal(i int, n int64) []byte {
 	s := appendDecimal(v.scratch[i], n)
 	if n < 0 || n > smallDecimalMax { // formatted into the slot, not a view of smallDecimals
 		v.scratch[i] = s
@@ -298,6 +338,9 @@ func (v *Value) header() error {
 		v.n, err = c.plainLen()
 		if err == nil && v.Encoding != EncListQuicklist && v.Encoding != EncListQuicklist2 {
 			v.length = int64(min(v.n, math.MaxInt64))
+		}
+		if !v.live {
+			v.fast = fastForCounted(v.Encoding)
 		}
 		return err
 	}
@@ -580,7 +623,7 @@ func (v *Value) inElement(err error) error {
 	return corrupt("%v ends inside an element", v.bl.kind)
 }
 
-// A fastKind tells which elements nextFast decodes.
+// A fastKind tells which elements fillBatch decodes.
 type fastKind uint8
 
 const (
@@ -588,7 +631,21 @@ const (
 	fastMember          // listpack, one entry an element: list, set
 	fastIntset          // intset
 	fastPair            // listpack, two entries an element: hash field and value, zset member and score
+	fastStrs            // strings in memory: list, set
+	fastZSet2           // a string and a binary double in memory: zset_2
 )
+
+// fastForCounted is the fastKind of an encoding that stores a count and
+// then elements, in memory.
+func fastForCounted(enc Encoding) fastKind {
+	switch enc {
+	case EncList, EncSet:
+		return fastStrs
+	case EncZSet2:
+		return fastZSet2
+	}
+	return fastNone
+}
 
 func fastFor(kind blobKind, per int) fastKind {
 	switch {
@@ -604,62 +661,144 @@ func fastFor(kind blobKind, per int) fastKind {
 	return fastNone
 }
 
-// nextFast decodes the next element of a listpack or intset in memory in
-// one go, as the step would; it returns false, having consumed nothing,
-// wherever the step has more to do: at the end of the blob, for unusual
-// entries and for corrupt ones. It stores only Member, Value and Score:
-// the element before it came from nextFast or from a step after Next's
-// Elem.set, so its other fields are already zero.
-func (v *Value) nextFast() bool {
+// batchSize is how many elements fillBatch decodes at most: enough for
+// most listpacks and intsets to take one call.
+const batchSize = 16
+
+// fillBatch decodes the next elements of a listpack, an intset or a
+// counted encoding in memory into batch, as the step would, and returns
+// how many. It stops, having consumed nothing more, wherever the step has
+// more to do: at the end of the value or blob, for unusual entries and for
+// corrupt ones.
+func (v *Value) fillBatch() int {
+	switch kind := v.bl.kind; {
+	case v.fast == fastStrs:
+		return v.fillStrs()
+	case v.fast == fastZSet2:
+		return v.fillZSet2()
+	case v.fast == fastIntset && kind == blobIntset:
+		return v.fillIntset()
+	case kind != blobListpack:
+		return 0
+	case v.fast == fastMember:
+		return v.fillMembers()
+	}
+	return v.fillPairs()
+}
+
+// fillIntset decodes intset elements. It leaves their batch slots as they
+// were, for Elem to fill: an element is its integer alone.
+func (v *Value) fillIntset() int {
 	bl := &v.bl
-	if v.fast == fastIntset {
-		if bl.left <= 0 || bl.kind != blobIntset {
-			return false
+	k := min(bl.left, batchSize)
+	for i := range k {
+		v.batchLazy[i], v.batchInt[i][0] = lazyMember|lazyBare, bl.nextIntset()
+	}
+	bl.left -= k
+	return k
+}
+
+// fillStrs decodes list and set elements stored as counted strings while
+// they are short strings (the others are left to the step).
+func (v *Value) fillStrs() int {
+	k := 0
+	for ; k < batchSize && v.n > 0; k++ {
+		s, ok := v.c.shortStr(v.limit)
+		if !ok {
+			break
 		}
-		bl.left--
-		v.elem.Member, v.elem.Value, v.elem.Score = nil, nil, 0
-		v.lazy, v.lazyInt[0] = lazyMember, bl.nextIntset()
-		return true
+		e := &v.batch[k]
+		e.Member, e.Value, e.Score = s, nil, 0
+		v.batchLazy[k] = 0
+		v.n--
 	}
-	b, left := bl.b, bl.left
-	if bl.kind != blobListpack || left == 0 || left == 1 && v.fast == fastPair {
-		return false
-	}
-	m, n, p := lpEntry(b, bl.pos)
-	if p == 0 {
-		return false
-	}
-	lazy := uint8(0)
-	if m == nil {
-		lazy, v.lazyInt[0] = lazyMember, n
-	}
-	if v.fast == fastMember {
-		bl.pos, bl.left = p, max(left-1, -1) // left -1: unknown, stays so
-		v.elem.Member, v.elem.Value, v.elem.Score = m, nil, 0
-		v.lazy = lazy
-		return true
-	}
-	var val []byte
-	var score float64
-	s, n, p := lpEntry(b, p)
-	switch {
-	case p == 0:
-		return false
-	case v.Type == TypeZSet:
-		var err error
-		if score, err = blobScore(s, n, s == nil); err != nil {
-			return false
+	return k
+}
+
+// fillZSet2 decodes zset_2 elements, a string and a binary double, while
+// the string is short.
+func (v *Value) fillZSet2() int {
+	c := v.c
+	k := 0
+	for ; k < batchSize && v.n > 0; k++ {
+		start := c.pos
+		m, ok := c.shortStr(v.limit)
+		if !ok || c.end-c.pos < 8 {
+			c.pos = start
+			break
 		}
-	case s == nil:
-		lazy |= lazyValue
-		v.lazyInt[1] = n
-	default:
-		val = s
+		e := &v.batch[k]
+		e.Member, e.Value = m, nil
+		e.Score = math.Float64frombits(binary.LittleEndian.Uint64(c.buf[c.pos:]))
+		v.batchLazy[k] = 0
+		c.pos += 8
+		v.n--
 	}
-	bl.pos, bl.left = p, max(left-2, -1)
-	v.elem.Member, v.elem.Value, v.elem.Score = m, val, score
-	v.lazy = lazy
-	return true
+	return k
+}
+
+// fillMembers decodes listpack elements of one entry: list, set.
+func (v *Value) fillMembers() int {
+	bl := &v.bl
+	b, pos, left := bl.b, bl.pos, bl.left
+	k := 0
+	for ; k < batchSize && left != 0; k++ {
+		m, n, p := lpEntry(b, pos)
+		if p == 0 {
+			break
+		}
+		e := &v.batch[k]
+		e.Member, e.Value, e.Score = m, nil, 0
+		v.batchLazy[k] = 0
+		if m == nil {
+			v.batchLazy[k], v.batchInt[k][0] = lazyMember, n
+		}
+		pos, left = p, max(left-1, -1) // left -1: unknown, stays so
+	}
+	bl.pos, bl.left = pos, left
+	return k
+}
+
+// fillPairs decodes listpack elements of two entries: hash field and
+// value, zset member and score.
+func (v *Value) fillPairs() int {
+	bl := &v.bl
+	b, pos, left := bl.b, bl.pos, bl.left
+	zset := v.Type == TypeZSet
+	k := 0
+	for ; k < batchSize && (left < 0 || left >= 2); k++ {
+		m, mn, p := lpEntry(b, pos)
+		if p == 0 {
+			break
+		}
+		s, sn, p := lpEntry(b, p)
+		if p == 0 {
+			break
+		}
+		lazy := uint8(0)
+		if m == nil {
+			lazy, v.batchInt[k][0] = lazyMember, mn
+		}
+		var val []byte
+		var score float64
+		if zset {
+			var err error
+			if score, err = blobScore(s, sn, s == nil); err != nil {
+				break
+			}
+		} else if s == nil {
+			lazy |= lazyValue
+			v.batchInt[k][1] = sn
+		} else {
+			val = s
+		}
+		e := &v.batch[k]
+		e.Member, e.Value, e.Score = m, val, score
+		v.batchLazy[k] = lazy
+		pos, left = p, max(left-2, -1)
+	}
+	bl.pos, bl.left = pos, left
+	return k
 }
 
 // set makes e the element with these fields and zero in the others. It

@@ -12,7 +12,7 @@ import (
 )
 
 // TestValueCompactElems checks the elements that Value decodes from
-// listpacks and intsets (nextFast, and integers formatted by Elem on
+// listpacks and intsets (fillBatch, and integers formatted by Elem on
 // demand) against a plain walk of the same blobs with the entry-by-entry
 // decoders, for every such key of the generated fixtures. Elem is called
 // for every other element only, and twice, so that an element whose
