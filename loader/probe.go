@@ -26,7 +26,7 @@ type Probe struct {
 }
 
 // probeCommands are the commands a probe asks about.
-var probeCommands = []string{"DUMP", "RESTORE", "SYNC", "PSYNC", "CONFIG", "FUNCTION", "SCAN", "SELECT"}
+var probeCommands = []string{"DUMP", "RESTORE", "MSETNX", "SYNC", "PSYNC", "CONFIG", "FUNCTION", "SCAN", "SELECT"}
 
 // ProbeServer connects to the server opt names and reports what it allows.
 func ProbeServer(ctx context.Context, opt *redis.Options) (*Probe, error) {

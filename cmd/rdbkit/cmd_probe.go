@@ -21,7 +21,7 @@ func probeCommand() *cli.Command {
 		Usage:     "show what a live server allows: version, RDB version, topology, permissions, limits",
 		ArgsUsage: "URL",
 		Description: "probe connects to the server and reports its version and RDB version, whether it is\n" +
-			"standalone, a Cluster or a replica, whether this user may run DUMP, RESTORE, SYNC/PSYNC,\n" +
+			"standalone, a Cluster or a replica, whether this user may run DUMP, RESTORE, MSETNX, SYNC/PSYNC,\n" +
 			"CONFIG, FUNCTION, SCAN and SELECT (ACL DRYRUN where the server has it and the user may use\n" +
 			"it, otherwise a harmless try, otherwise \"unknown\"), proto-max-bulk-len (\"unknown\" when\n" +
 			"CONFIG is refused), maxmemory and the headroom left. It writes nothing.\n" +
