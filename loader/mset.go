@@ -94,12 +94,10 @@ func (l *Loader) processSet(b *batch) {
 	})
 	val, err := replyAt(replies, 1, netErr)
 	if err == nil && (val == "OK" || val == int64(1)) {
-		written := b.written
 		for i := range b.jobs {
-			written = append(written, &b.jobs[i])
+			b.written = append(b.written, &b.jobs[i])
 		}
-		b.written = written
-		l.finishWritten(written)
+		l.finishWritten(b.written)
 		return
 	}
 	msg, isReply := isRedisError(err)
@@ -123,7 +121,7 @@ func (l *Loader) restoreEach(b *batch, resent bool) {
 	for i := range b.jobs {
 		j := &b.jobs[i]
 		payload := rdb.AppendString([]byte{byte(rdb.EncString)}, j.value)
-		j.kind, j.dump = jobRestore, rdb.AppendDump(nil, payload, ver)
+		j.kind, j.dump = jobRestore, rdb.AppendDumpFooter(payload, 0, ver)
 		ps = append(ps, pcmd{j: j, db: j.db, resent: resent})
 		cmds = append(cmds, &ps[len(ps)-1])
 	}

@@ -30,7 +30,7 @@ type batch struct {
 	buf  []byte // the commands of the jobs with one, SELECTs included; the arguments of an MSET
 	at   []int  // the index of each encoded job's command among those of buf
 	n    int    // commands in buf
-	db   int    // database selected at the end of buf, -1 if none; an MSET's
+	db   int    // database selected at the end of buf, -1 if none; of an MSET, its database
 	addr string // the node buf is for
 	set  bool   // an MSET of strings
 	head []byte // SELECT and the MSET's header, made when it is sent
@@ -185,29 +185,37 @@ func (l *Loader) encode(b *batch, j *job, payload []byte) {
 		b.buf, j.key = appendExists(b.buf, j.key)
 		return
 	}
-	head, key := len(b.buf), j.key // the caller's key, until it is in b.buf
-	if j.inflated > 0 {
-		// The payload with its compressed blobs stored plain: less work for
-		// the server (see rdb.InflatedLen). A blob that does not decompress
-		// goes as it is, for the server to refuse.
-		b.buf, j.key = l.appendRestoreHead(b.buf, j, j.inflated+10)
-		start := len(b.buf)
-		var err error
-		if b.buf, err = rdb.AppendInflated(b.buf, payload, j.enc); err == nil {
-			b.buf = rdb.AppendDumpFooter(b.buf, start, l.target.DumpVersion())
-			j.dump = b.buf[start:len(b.buf):len(b.buf)]
-		} else {
-			b.buf, j.inflated, j.key = b.buf[:head], 0, key
+	b.buf = l.appendRestore(b.buf, j, payload)
+}
+
+// appendRestore appends the RESTORE of j to dst, with payload, or with it
+// inflated (its compressed blobs stored plain, less work for the server:
+// see rdb.InflatedLen) if j.inflated says so; j's key and dump become
+// views of dst. A blob that does not decompress goes as it is, for the
+// server to refuse.
+func (l *Loader) appendRestore(dst []byte, j *job, payload []byte) []byte {
+	for {
+		size := len(payload)
+		if j.inflated > 0 {
+			size = j.inflated
 		}
+		out, key := l.appendRestoreHead(dst, j, size+10)
+		start := len(out)
+		var err error
+		if j.inflated > 0 {
+			out, err = rdb.AppendInflated(out, payload, j.enc)
+		} else {
+			out = append(out, payload...)
+		}
+		if err != nil {
+			j.inflated = 0 // and again from dst, with the payload as it is
+			continue
+		}
+		out = rdb.AppendDumpFooter(out, start, l.target.DumpVersion())
+		j.key, j.dump = key, out[start:len(out):len(out)]
+		j.size = int64(len(j.dump))
+		return l.appendRestoreTail(out, j)
 	}
-	if j.inflated == 0 {
-		b.buf, j.key = l.appendRestoreHead(b.buf, j, len(payload)+10)
-		start := len(b.buf)
-		b.buf = rdb.AppendDump(b.buf, payload, l.target.DumpVersion())
-		j.dump = b.buf[start:len(b.buf):len(b.buf)]
-	}
-	j.size = int64(len(j.dump))
-	b.buf = l.appendRestoreTail(b.buf, j)
 }
 
 // pushOwn queues j, a batch of commands of a streamed key, for worker w,

@@ -53,7 +53,9 @@ type inflater struct {
 }
 
 // walk passes over the value, one blob at a time; the parts that hold
-// no blob are copied as they are.
+// no blob are copied as they are, and so is a value of an encoding that
+// has none (hashtables, skiplists: their strings are compressed one by
+// one, if at all).
 func (in *inflater) walk(enc Encoding) error {
 	c := &in.c
 	switch enc {
@@ -80,7 +82,7 @@ func (in *inflater) walk(enc Encoding) error {
 		}
 		return err // the metadata and groups that follow are copied
 	}
-	return corrupt("no blob in encoding %v", enc)
+	return nil
 }
 
 // blob passes over a string, storing it plain if LZF compressed it by at

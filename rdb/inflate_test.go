@@ -59,6 +59,10 @@ func TestInflate(t *testing.T) {
 	if _, ok := InflatedLen(repeated, EncString); ok {
 		t.Fatal("a blob 21 times smaller compressed would go plain")
 	}
+	set := tcPayload(EncSet, []byte{1}, tcBlob([]byte("member")))
+	if n := testing.AllocsPerRun(100, func() { InflatedLen(set, EncSet) }); n != 0 {
+		t.Fatalf("InflatedLen of a value without blobs: %v allocations", n) // it runs for every key restored
+	}
 	if inflated[EncString] == 0 || inflated[EncListQuicklist2] == 0 {
 		t.Fatalf("inflated %v: the test misses what it checks", inflated)
 	}
