@@ -84,13 +84,7 @@ func NewMemoryReport(opts MemoryReportOptions) *MemoryReport {
 // Add counts the key e (Kind rdb.KindKey) with its estimate km. It copies
 // what it keeps of e.
 func (r *MemoryReport) Add(e *rdb.Entry, km KeyMemory) {
-	r.addTotals(e, km)
 	r.prefixes.add(e.Key, km.Bytes)
-}
-
-// addTotals is Add but for the prefix tree, which it leaves alone: it and
-// prefixes.add may run on two goroutines.
-func (r *MemoryReport) addTotals(e *rdb.Entry, km KeyMemory) {
 	r.total.add(km)
 	if int(e.Type) < len(r.types) {
 		r.types[e.Type].add(km)

@@ -151,3 +151,18 @@ func isInt(s []byte) bool {
 	}
 	return v < 1<<63
 }
+
+// PayloadOffset returns the input offset of e.Payload: Payload[1:] is a
+// copy of the input from PayloadOffset()+1 on, and Payload[0], the type
+// byte, stands where the key's last byte is in the input.
+func (e *Entry) PayloadOffset() int64 { return e.payloadOff }
+
+// SetPayload makes payload e's value, read at input offset off (as
+// PayloadOffset), and detaches e from its Reader: Value then decodes
+// payload and names offsets in the input, and e can be filled in and used
+// on another goroutine. The decoding reads payload from its second byte on,
+// the encoding being e.Encoding, so a window of the input itself
+// (input[off:off+n]) serves as well as a copy of the Payload.
+func (e *Entry) SetPayload(payload []byte, off int64) {
+	e.Payload, e.payloadOff, e.r = payload, off, nil
+}

@@ -141,6 +141,10 @@ func runMemory(ctx context.Context, opts memoryOptions, stdout io.Writer) error 
 	if s, ok := exporter.ParseMemoryServer(opts.server); ok {
 		scan.Model.Server = s
 	}
+	if m := in.mapped(); m != nil {
+		defer m.Close()
+		scan.Input, scan.InputDone = m.data, m.release
+	}
 	model, err := exporter.ScanMemory(ctx, in.r, scan, rep)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

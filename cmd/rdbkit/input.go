@@ -50,6 +50,15 @@ func openRDB(path string, maxPayload int) (*rdbInput, error) {
 
 func (in *rdbInput) Close() error { return in.rc.Close() }
 
+// mapped maps the input in memory if it is a regular file; nil if not.
+func (in *rdbInput) mapped() *mapping {
+	f, ok := in.rc.(*os.File)
+	if !ok || in.size < 0 {
+		return nil
+	}
+	return mapFile(f, in.size)
+}
+
 // wrap names the input in an error.
 func (in *rdbInput) wrap(err error) error {
 	return fmt.Errorf("%s: %w", in.name, err)
