@@ -171,6 +171,7 @@ var ErrStopped = errors.New("loader: stopped")
 // concurrent use; Stats and Checkpoint are.
 type Loader struct {
 	o      Options
+	setBuf []byte // the value of the last string set (setValue)
 	info   *ServerInfo
 	target rdb.Target
 	knows  [512]bool // target.Knows of the encodings below 512 (Redis's, Valkey's)

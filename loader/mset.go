@@ -40,11 +40,16 @@ func (l *Loader) setValue(e *rdb.Entry, j *job) ([]byte, bool) {
 		e.ExpireAt != 0 || e.Idle >= 0 || e.Freq >= 0 || j.inDoubt || l.noSet.Load() {
 		return nil, false
 	}
-	v := e.Value()
-	if !v.Next() || len(v.Elem().Value) > maxSetValue {
-		return nil, false // too long, or a payload the server will say is bad
+	var s rdb.StringLayout
+	if s.ParseBlob(e.Payload, rdb.EncString) != nil || len(s.Span())+1 != len(e.Payload) || s.Len > maxSetValue {
+		return nil, false // a payload the server will say is bad, or too long
 	}
-	return v.Elem().Value, true
+	val, err := s.AppendTo(l.setBuf[:0])
+	if err != nil {
+		return nil, false
+	}
+	l.setBuf = val // reused: Write copies val before it returns
+	return val, true
 }
 
 // setCommand is the command that sets many strings.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // This file reports the layout of a payload, as serialized, without
@@ -48,6 +49,26 @@ func (s *StringLayout) Compressed() bool { return s.kind == strLZF }
 
 // Span returns the string as serialized, header included.
 func (s *StringLayout) Span() []byte { return s.span }
+
+// AppendTo appends the string to dst: its bytes as stored, its integer
+// in decimal, or its LZF data decompressed (s.Len bytes, which the caller
+// bounds first: the header says it).
+func (s *StringLayout) AppendTo(dst []byte) ([]byte, error) {
+	switch {
+	case s.span == nil:
+		return dst, corrupt("no string")
+	case s.kind == strInt:
+		return strconv.AppendInt(dst, s.Int, 10), nil
+	case s.kind == strLZF:
+		n := len(dst)
+		dst = slices.Grow(dst, int(s.Len))[:n+int(s.Len)]
+		if err := lzfDecompress(dst[n:], s.span[s.hdr:]); err != nil {
+			return dst[:n], err
+		}
+		return dst, nil
+	}
+	return append(dst, s.span[s.hdr:]...), nil
+}
 
 // Head returns the first len(dst) (at most 8) bytes of the string once
 // decoded: a view of Plain, or, for an LZF string, just those bytes

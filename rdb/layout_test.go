@@ -67,6 +67,27 @@ func TestPayloadBlobString(t *testing.T) {
 		if h := s.Head(buf[:]); string(h) != tt.head || (h == nil) != (tt.head == "") {
 			t.Errorf("%d: Head = %q, want %q", i, h, tt.head)
 		}
+		text := string(tt.plain)
+		switch {
+		case tt.isInt:
+			text = strconv.FormatInt(tt.ival, 10)
+		case tt.lzf:
+			text = "aaaaaaaaab"
+		}
+		if got, err := s.AppendTo([]byte("<")); err != nil || string(got) != "<"+text {
+			t.Errorf("%d: AppendTo = %q, %v, want %q", i, got, err, "<"+text)
+		}
+	}
+	// A back reference before the start: an error, and dst as it was.
+	bad, err := PayloadBlob([]byte{byte(EncString), 0xc3, 6, 10, 0x00, 'a', 0xc0, 0x05, 0x00, 'b'}, EncString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := bad.AppendTo([]byte("<")); !errors.Is(err, ErrCorrupt) || string(got) != "<" {
+		t.Errorf("AppendTo of corrupt LZF = %q, %v", got, err)
+	}
+	if _, err := new(StringLayout).AppendTo(nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("AppendTo of no string = %v", err)
 	}
 	for _, p := range [][]byte{{0}, {0, 5, 'a'}, {0, 0xc3, 6, 20, 0}, {0, 0xc4}, {0, 0x82}} {
 		if _, err := PayloadBlob(p, EncString); !errors.Is(err, ErrCorrupt) && !errors.Is(err, io.ErrUnexpectedEOF) {
