@@ -158,6 +158,9 @@ type Scanner struct {
 	owners []*scanNode
 	held   *bytesem.Sem
 	rate   *limiter
+	// dbKeys are the keys INFO keyspace counts in each database of a
+	// server that is not a cluster: how many the scan should see.
+	dbKeys map[int]int64
 
 	results chan *scanBatch
 	wg      sync.WaitGroup

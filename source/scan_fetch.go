@@ -39,6 +39,9 @@ func (s *Scanner) produce(n *scanNode, work chan<- *scanBatch) error {
 func (s *Scanner) scanDB(n *scanNode, db int, seed maphash.Seed, work chan<- *scanBatch) error {
 	c := n.client(db)
 	b := &scanBatch{db: db}
+	if !s.o.NoDedupe {
+		n.seen.reset(s.dbKeys[db]) // a key is in one database: no need to keep the others'
+	}
 	var cursor uint64
 	for {
 		var cmd *redis.ScanCmd
@@ -347,6 +350,20 @@ func (ks *keySet) add(h uint64) bool {
 			return false
 		}
 	}
+}
+
+// reset empties the set, with room for n hashes (a hint) without growing.
+func (ks *keySet) reset(n int64) {
+	size := 1024
+	for int64(size) < 2*(n+1) && size < 1<<27 { // past 1 GiB, it grows if it must
+		size *= 2
+	}
+	if len(ks.slots) == size {
+		clear(ks.slots)
+	} else {
+		ks.slots = make([]uint64, size)
+	}
+	ks.n = 0
 }
 
 func (ks *keySet) grow() {

@@ -129,6 +129,9 @@ func (s *Scanner) discover(ctx context.Context) error {
 	default:
 		s.info.DBs = keyspaceDBs(info)
 	}
+	if !s.info.Cluster {
+		s.dbKeys = keyspaceKeys(info)
+	}
 	return nil
 }
 
@@ -253,6 +256,20 @@ func keyspaceDBs(info map[string]string) []int {
 	}
 	slices.Sort(dbs)
 	return dbs
+}
+
+// keyspaceKeys returns the keys INFO keyspace counts in each database
+// ("db3:keys=12,expires=..."), as far as it can read them.
+func keyspaceKeys(info map[string]string) map[int]int64 {
+	m := map[int]int64{}
+	for _, db := range keyspaceDBs(info) {
+		for _, f := range strings.Split(info["db"+strconv.Itoa(db)], ",") {
+			if v, ok := strings.CutPrefix(f, "keys="); ok {
+				m[db], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+	}
+	return m
 }
 
 // parseInfo returns the fields of an INFO reply.
