@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -435,4 +439,44 @@ func TestWalkStreamErrors(t *testing.T) {
 	if _, err := w.Walk(p, EncHash, node, group); !errors.Is(err, ErrUnknown) {
 		t.Errorf("hash: %v", err)
 	}
+}
+
+// TestSetPayload checks that an entry given a window of its input as its
+// payload (SetPayload, the type byte not there) decodes as from its
+// Payload: the same elements, or the same error with the same offsets.
+func TestSetPayload(t *testing.T) {
+	dir := sharedDir(t, "generated")
+	keys := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, ".rdb") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		r := NewReader(bytes.NewReader(data))
+		for {
+			e, err := r.Next()
+			if err != nil {
+				return nil // io.EOF, or a corrupt fixture's end
+			}
+			if e.Kind != KindKey || e.Payload == nil {
+				continue
+			}
+			want, wantErr := readElems(e.Value())
+			off := e.PayloadOffset()
+			c := e.Clone()
+			c.SetPayload(data[off:off+int64(len(e.Payload))], off)
+			got, gotErr := readElems(c.Value())
+			if !reflect.DeepEqual(got, want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("%s: key %q: from the input %v, %v; from Payload %v, %v", path, e.Key, got, gotErr, want, wantErr)
+			}
+			keys++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d keys", keys)
 }
