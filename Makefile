@@ -26,6 +26,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz=FuzzParseFloat -fuzztime=$${FUZZTIME:-10m} ./rdb
 	$(GO) test -run '^$$' -fuzz=FuzzInflate -fuzztime=$${FUZZTIME:-10m} ./rdb
 	$(GO) test -run '^$$' -fuzz=FuzzEstimate -fuzztime=$${FUZZTIME:-10m} ./exporter
+	$(GO) test -run '^$$' -fuzz=FuzzScanMemory -fuzztime=$${FUZZTIME:-10m} ./exporter
 	$(GO) test -run '^$$' -fuzz=FuzzReply -fuzztime=$${FUZZTIME:-10m} ./internal/resp
 
 bench-data:

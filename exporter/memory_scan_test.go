@@ -16,7 +16,7 @@ import (
 
 // sharedRDBFiles returns every .rdb file under ../shared/testdata; it
 // skips the test (fails it on CI) without them.
-func sharedRDBFiles(t *testing.T) []string {
+func sharedRDBFiles(t testing.TB) []string {
 	t.Helper()
 	root := "../../shared/testdata"
 	if _, err := os.Stat(root); err != nil {
@@ -36,13 +36,60 @@ func sharedRDBFiles(t *testing.T) []string {
 }
 
 // memoryJSON returns the JSON report of rep.
-func memoryJSON(t *testing.T, rep *MemoryReport, model MemoryModel) string {
+func memoryJSON(t testing.TB, rep *MemoryReport, model MemoryModel) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := rep.Summary(model).WriteJSON(&b); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+var scanNow = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// serialMemory returns the JSON report and the error of estimating and
+// adding each key of the RDB file data in turn, on one goroutine.
+func serialMemory(t testing.TB, data []byte, maxPayload int) (string, string) {
+	r := rdb.NewReader(bytes.NewReader(data))
+	r.MaxPayload = maxPayload
+	rep := NewMemoryReport(MemoryReportOptions{Now: scanNow})
+	m := NewMemoryEstimator(MemoryOptions{})
+	var err error
+	for {
+		var e *rdb.Entry
+		if e, err = r.Next(); err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			break
+		}
+		if e.Kind != rdb.KindKey {
+			continue
+		}
+		var km KeyMemory
+		if km, err = m.Estimate(e); err != nil {
+			break
+		}
+		rep.Add(e, km)
+	}
+	return memoryJSON(t, rep, ModelOf(m)), errString(err)
+}
+
+// scanMemory returns the JSON report and the error of ScanMemory over the
+// RDB file data, given input as Input.
+func scanMemory(t testing.TB, data, input []byte, maxPayload int) (string, string) {
+	r := rdb.NewReader(bytes.NewReader(data))
+	r.MaxPayload = maxPayload
+	rep := NewMemoryReport(MemoryReportOptions{Now: scanNow})
+	model, err := ScanMemory(context.Background(), r, MemoryScanOptions{Input: input}, rep)
+	return memoryJSON(t, rep, model), errString(err)
 }
 
 // TestScanMemoryFixtures checks that ScanMemory, with the input in memory
@@ -54,13 +101,6 @@ func TestScanMemoryFixtures(t *testing.T) {
 	files := sharedRDBFiles(t)
 	big := filepath.Join(t.TempDir(), "big.rdb")
 	writeCopies(t, "../../shared/testdata/generated/redis-7.0.15/all-in-one.rdb", big, 25_000)
-	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	errString := func(err error) string {
-		if err == nil {
-			return "<nil>"
-		}
-		return err.Error()
-	}
 	compared := 0
 	for _, file := range append(files, big) {
 		data, err := os.ReadFile(file)
@@ -68,36 +108,9 @@ func TestScanMemoryFixtures(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, mp := range []int{0, 100} {
-			r := rdb.NewReader(bytes.NewReader(data))
-			r.MaxPayload = mp
-			rep := NewMemoryReport(MemoryReportOptions{Now: now})
-			m := NewMemoryEstimator(MemoryOptions{})
-			var serialErr error
-			for {
-				e, err := r.Next()
-				if err != nil {
-					if err != io.EOF {
-						serialErr = err
-					}
-					break
-				}
-				if e.Kind != rdb.KindKey {
-					continue
-				}
-				km, err := m.Estimate(e)
-				if err != nil {
-					serialErr = err
-					break
-				}
-				rep.Add(e, km)
-			}
-			want, wantErr := memoryJSON(t, rep, ModelOf(m)), errString(serialErr)
+			want, wantErr := serialMemory(t, data, mp)
 			for _, input := range [][]byte{nil, data} {
-				r := rdb.NewReader(bytes.NewReader(data))
-				r.MaxPayload = mp
-				rep := NewMemoryReport(MemoryReportOptions{Now: now})
-				model, err := ScanMemory(context.Background(), r, MemoryScanOptions{Input: input}, rep)
-				if got, gotErr := memoryJSON(t, rep, model), errString(err); got != want || gotErr != wantErr {
+				if got, gotErr := scanMemory(t, data, input, mp); got != want || gotErr != wantErr {
 					t.Errorf("%s, MaxPayload %d, Input %v: ScanMemory and the loop differ:\n%s\n%s\n%s\n%s",
 						file, mp, input != nil, gotErr, wantErr, got, want)
 				}
@@ -106,6 +119,27 @@ func TestScanMemoryFixtures(t *testing.T) {
 		}
 	}
 	t.Logf("%d scans compared", compared)
+}
+
+// FuzzScanMemory checks ScanMemory against the one-goroutine loop on any
+// input, as TestScanMemoryFixtures does on the fixtures.
+func FuzzScanMemory(f *testing.F) {
+	for _, file := range sharedRDBFiles(f) {
+		if data, err := os.ReadFile(file); err == nil && len(data) <= 16<<10 {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, mp := range []int{0, 100} {
+			want, wantErr := serialMemory(t, data, mp)
+			for _, input := range [][]byte{nil, data} {
+				if got, gotErr := scanMemory(t, data, input, mp); got != want || gotErr != wantErr {
+					t.Fatalf("MaxPayload %d, Input %v: ScanMemory and the loop differ:\n%s\n%s\n%s\n%s",
+						mp, input != nil, gotErr, wantErr, got, want)
+				}
+			}
+		}
+	})
 }
 
 // TestScanMemoryInputMismatch checks that an Input that is not what the
