@@ -14,9 +14,9 @@ import (
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
-// sharedRDBFiles returns every .rdb file under ../shared/testdata; it
-// skips the test (fails it on CI) without them.
-func sharedRDBFiles(t testing.TB) []string {
+// sharedTestdata returns ../shared/testdata; it skips the test (fails it
+// on CI) without it.
+func sharedTestdata(t testing.TB) string {
 	t.Helper()
 	root := "../../shared/testdata"
 	if _, err := os.Stat(root); err != nil {
@@ -25,8 +25,15 @@ func sharedRDBFiles(t testing.TB) []string {
 		}
 		t.Skipf("shared fixtures missing: %v", err)
 	}
+	return root
+}
+
+// sharedRDBFiles returns every .rdb file under ../shared/testdata; it
+// skips the test (fails it on CI) without them.
+func sharedRDBFiles(t testing.TB) []string {
+	t.Helper()
 	var files []string
-	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+	filepath.WalkDir(sharedTestdata(t), func(path string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(path, ".rdb") {
 			files = append(files, path)
 		}

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -237,20 +236,7 @@ func TestAppendD2String(t *testing.T) {
 // error but the decoder's, and a plausible size (at least the dictEntry,
 // the key and a robj).
 func TestEstimateFixtures(t *testing.T) {
-	root := "../../shared/testdata"
-	if _, err := os.Stat(root); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared fixtures missing: %v", err)
-		}
-		t.Skipf("shared fixtures missing: %v", err)
-	}
-	var files []string
-	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(path, ".rdb") {
-			files = append(files, path)
-		}
-		return nil
-	})
+	files := sharedRDBFiles(t)
 	keys := 0
 	for _, opts := range []MemoryOptions{{}, {Server: Redis72, Quantum: 16, Loaded: true}} {
 		m := NewMemoryEstimator(opts)
@@ -709,14 +695,7 @@ func TestServerOfAux(t *testing.T) {
 // of the shared fixtures: an error is fine, a panic is not (the layout
 // parsers index the payload by lengths it holds).
 func FuzzEstimate(f *testing.F) {
-	var files []string
-	filepath.WalkDir("../../shared/testdata", func(path string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(path, ".rdb") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	for _, file := range files {
+	for _, file := range sharedRDBFiles(f) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
