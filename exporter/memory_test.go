@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -592,71 +593,23 @@ func TestMemoryReportCSVAndText(t *testing.T) {
 	}
 }
 
-// TestScanMemory checks that ScanMemory, which estimates on another
-// goroutine, reports what a plain loop reports, streamed values included,
-// and that it returns the reader's errors.
+// TestScanMemory checks ScanMemory's Keep, and that it returns the
+// reader's errors and ctx's (TestScanMemoryFixtures compares its reports
+// with the one-goroutine loop's).
 func TestScanMemory(t *testing.T) {
-	file := "../../shared/testdata/generated/redis-7.0.15/all-in-one.rdb"
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(filepath.Join(sharedTestdata(t), "generated/redis-7.0.15/all-in-one.rdb"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		t.Fatal(err)
 	}
-	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	serial := func(maxPayload int) string {
-		r := rdb.NewReader(bytes.NewReader(data))
-		r.MaxPayload = maxPayload
-		rep := NewMemoryReport(MemoryReportOptions{Now: now})
-		m := NewMemoryEstimator(MemoryOptions{})
-		for {
-			e, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.Kind != rdb.KindKey {
-				continue
-			}
-			km, err := m.Estimate(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep.Add(e, km)
-		}
-		var b bytes.Buffer
-		rep.Summary(ModelOf(m)).WriteJSON(&b)
-		return b.String()
-	}
-	scan := func(maxPayload int, keep func(*rdb.Entry) bool) (string, error) {
-		r := rdb.NewReader(bytes.NewReader(data))
-		r.MaxPayload = maxPayload
-		rep := NewMemoryReport(MemoryReportOptions{Now: now})
-		model, err := ScanMemory(context.Background(), r, MemoryScanOptions{Keep: keep}, rep)
-		var b bytes.Buffer
-		rep.Summary(model).WriteJSON(&b)
-		return b.String(), err
-	}
-	for _, mp := range []int{0, 100} {
-		got, err := scan(mp, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := serial(mp); got != want {
-			t.Errorf("MaxPayload %d: ScanMemory and the loop differ:\n%s\n%s", mp, got, want)
-		}
-	}
-	got, err := scan(0, func(e *rdb.Entry) bool { return e.Type == rdb.TypeHash })
-	if err != nil || !strings.Contains(got, `"name": "hash"`) || strings.Contains(got, `"name": "string"`) {
+	r := rdb.NewReader(bytes.NewReader(data))
+	rep := NewMemoryReport(MemoryReportOptions{Now: scanNow})
+	model, err := ScanMemory(context.Background(), r, MemoryScanOptions{Keep: func(e *rdb.Entry) bool { return e.Type == rdb.TypeHash }}, rep)
+	if got := memoryJSON(t, rep, model); err != nil || !strings.Contains(got, `"name": "hash"`) || strings.Contains(got, `"name": "string"`) {
 		t.Errorf("Keep: %v\n%s", err, got)
 	}
 	// A truncated file: the reader's error, with what came before.
-	r := rdb.NewReader(bytes.NewReader(data[:len(data)/2]))
-	rep := NewMemoryReport(MemoryReportOptions{})
-	if _, err := ScanMemory(context.Background(), r, MemoryScanOptions{}, rep); err == nil {
+	r = rdb.NewReader(bytes.NewReader(data[:len(data)/2]))
+	if _, err := ScanMemory(context.Background(), r, MemoryScanOptions{}, NewMemoryReport(MemoryReportOptions{})); err == nil {
 		t.Error("no error on a truncated file")
 	}
 	// A cancelled context.
