@@ -546,13 +546,7 @@ func (s *startTB) Fatal(args ...any)                 { s.failed = true; runtime.
 // that are not corrupt on purpose.
 func loadableFixtures(t *testing.T) []string {
 	t.Helper()
-	root := "../../shared/testdata"
-	if _, err := os.Stat(root); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared fixtures missing: %v", err)
-		}
-		t.Skipf("shared fixtures missing: %v", err)
-	}
+	root := fixtures.Shared(t, "")
 	gen, _ := filepath.Glob(filepath.Join(root, "generated/redis-7.0.15/*.rdb"))
 	files := gen
 	manifest, err := os.ReadFile(filepath.Join(root, "corpus/MANIFEST.tsv"))

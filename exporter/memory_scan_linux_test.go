@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
@@ -17,7 +18,7 @@ import (
 // goroutine faults reading the values past the new end.
 func TestScanMemoryTruncatedMapping(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "big.rdb")
-	writeCopies(t, "../../shared/testdata/generated/redis-7.0.15/all-in-one.rdb", path, 5_000)
+	writeCopies(t, fixtures.Shared(t, "generated/redis-7.0.15/all-in-one.rdb"), path, 5_000)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -11,29 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
-// sharedTestdata returns ../shared/testdata; it skips the test (fails it
-// on CI) without it.
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	root := "../../shared/testdata"
-	if _, err := os.Stat(root); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared fixtures missing: %v", err)
-		}
-		t.Skipf("shared fixtures missing: %v", err)
-	}
-	return root
-}
-
-// sharedRDBFiles returns every .rdb file under ../shared/testdata; it
-// skips the test (fails it on CI) without them.
+// sharedRDBFiles returns every .rdb file of the shared fixtures; it skips
+// the test (fails it on CI) without them.
 func sharedRDBFiles(t testing.TB) []string {
 	t.Helper()
 	var files []string
-	filepath.WalkDir(sharedTestdata(t), func(path string, d os.DirEntry, err error) error {
+	filepath.WalkDir(fixtures.Shared(t, ""), func(path string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(path, ".rdb") {
 			files = append(files, path)
 		}
@@ -107,7 +94,7 @@ func scanMemory(t testing.TB, data, input []byte, maxPayload int) (string, strin
 func TestScanMemoryFixtures(t *testing.T) {
 	files := sharedRDBFiles(t)
 	big := filepath.Join(t.TempDir(), "big.rdb")
-	writeCopies(t, "../../shared/testdata/generated/redis-7.0.15/all-in-one.rdb", big, 25_000)
+	writeCopies(t, fixtures.Shared(t, "generated/redis-7.0.15/all-in-one.rdb"), big, 25_000)
 	compared := 0
 	for _, file := range append(files, big) {
 		data, err := os.ReadFile(file)

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdbkit/rdbkit/internal/fixtures"
 	"github.com/rdbkit/rdbkit/rdb"
 )
 
@@ -597,7 +597,7 @@ func TestMemoryReportCSVAndText(t *testing.T) {
 // reader's errors and ctx's (TestScanMemoryFixtures compares its reports
 // with the one-goroutine loop's).
 func TestScanMemory(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedTestdata(t), "generated/redis-7.0.15/all-in-one.rdb"))
+	data, err := os.ReadFile(fixtures.Shared(t, "generated/redis-7.0.15/all-in-one.rdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
