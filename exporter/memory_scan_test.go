@@ -160,10 +160,6 @@ func TestScanMemoryInputMismatch(t *testing.T) {
 // many batches and its two goroutines share the work.
 func writeCopies(t *testing.T, src, dst string, n int) {
 	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
@@ -172,24 +168,16 @@ func writeCopies(t *testing.T, src, dst string, n int) {
 	w := rdb.NewWriter(f, 10, false)
 	var key []byte
 	for copies := 0; n > 0; copies++ {
-		r := rdb.NewReader(bytes.NewReader(data))
-		for {
-			e, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.Kind != rdb.KindKey || e.DB != 0 {
-				continue
+		fixtures.EachKey(t, src, func(e *rdb.Entry) {
+			if e.DB != 0 {
+				return
 			}
 			key = append(strconv.AppendInt(append(key[:0], "copy:"...), int64(copies), 10), ':')
 			if err := w.WriteKey(append(key, e.Key...), e.Payload, e.ExpireAt, -1, -1); err != nil {
 				t.Fatal(err)
 			}
 			n--
-		}
+		})
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
